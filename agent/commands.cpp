@@ -1,0 +1,224 @@
+#include "commands.h"
+
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "datapath.h"
+#include "map_io.h"
+#include "plan.h"
+#include "routing.h"
+#include "state_store.h"
+#include "sysctl.h"
+
+namespace wanlb {
+
+namespace {
+
+constexpr uint64_t kActiveNs = 60ULL * 1000000000ULL;  // "active" = seen in the last minute
+
+uint64_t monotonic_coarse_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+std::string ifname(uint32_t ifindex) {
+  char buf[IF_NAMESIZE] = {};
+  return if_indextoname(ifindex, buf) ? buf : "#" + std::to_string(ifindex);
+}
+
+std::string gateway_str(const wanlb_wan& w) {
+  if (w.gw_family == 0) return "-";
+  return flow_addr_str(w.gw_family, w.gateway);
+}
+
+const char* proto_name(uint8_t proto) {
+  switch (proto) {
+    case 6: return "tcp";
+    case 17: return "udp";
+    case 1: return "icmp";
+    case 58: return "icmpv6";
+    default: return nullptr;
+  }
+}
+
+// Open the running data path's maps or explain why not.
+bool open_or_explain(const std::string& bpffs_dir, MapFds* maps, std::string* source) {
+  if (open_running_maps(bpffs_dir, maps, source)) return true;
+  std::cerr << "wanlb: no running data path in this network namespace (no pins under " << bpffs_dir
+            << " and no wanlb program attached to any interface)\n";
+  return false;
+}
+
+const char* counter_name(int i) {
+  static const char* names[WANLB_CNT_COUNT] = {"bypassed", "unparsable", "no_wan", "non_ip", "fragments"};
+  return names[i];
+}
+
+}  // namespace
+
+int cmd_check(const Config& cfg) {
+  std::cout << describe_plan(cfg);
+  return 0;
+}
+
+int cmd_status(const std::string& bpffs_dir, bool json) {
+  MapFds maps;
+  std::string source;
+  if (!open_or_explain(bpffs_dir, &maps, &source)) return 3;
+  std::vector<wanlb_wan> wans = read_wans(maps[MapId::Wans]);
+  std::vector<wanlb_wan_stats> stats = read_wan_stats(maps[MapId::WanStats]);
+  std::vector<uint64_t> counters = read_counters(maps[MapId::Counters]);
+  std::vector<uint32_t> slots = read_slots(maps[MapId::Slots]);
+  std::vector<FlowEntry> flows = read_flows(maps[MapId::Flows]);
+  auto cfg = read_config(maps[MapId::Config]);
+
+  uint64_t now = monotonic_coarse_ns();
+  std::map<uint32_t, uint64_t> flow_count, active_count, slot_count;
+  for (const auto& f : flows) {
+    flow_count[f.value.wan_id]++;
+    if (now - f.value.last_seen_ns < kActiveNs) active_count[f.value.wan_id]++;
+  }
+  for (uint32_t s : slots) slot_count[s]++;
+  uint64_t total_weight = 0;
+  for (const auto& w : wans)
+    if (w.flags & WANLB_WAN_F_CONFIGURED) total_weight += w.weight;
+
+  nlohmann::json out;
+  out["data_path"] = source;
+  out["classifier"] = cfg ? classifier_name(static_cast<wanlb_classifier>(cfg->classifier)) : "?";
+  out["flow_entries"] = flows.size();
+  out["wans"] = nlohmann::json::array();
+  for (uint32_t id = 1; id < wans.size(); id++) {
+    const wanlb_wan& w = wans[id];
+    if (!(w.flags & WANLB_WAN_F_CONFIGURED)) continue;
+    out["wans"].push_back({{"id", id},
+                           {"name", w.name},
+                           {"interface", ifname(w.ifindex)},
+                           {"gateway", gateway_str(w)},
+                           {"weight", w.weight},
+                           {"configured_share", total_weight ? double(w.weight) / double(total_weight) : 0.0},
+                           {"slot_share", double(slot_count[id]) / WANLB_SLOT_COUNT},
+                           {"state", (w.flags & WANLB_WAN_F_UP) ? "up" : "down"},
+                           {"mark", w.mark},
+                           {"table", w.table},
+                           {"flows", flow_count[id]},
+                           {"active_flows", active_count[id]},
+                           {"packets", stats[id].packets},
+                           {"bytes", stats[id].bytes},
+                           {"new_flows", stats[id].new_flows}});
+  }
+  for (int i = 0; i < WANLB_CNT_COUNT; i++) out["counters"][counter_name(i)] = counters[i];
+
+  if (json) {
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  std::printf("data path: %s; classifier %s; %zu flow entries\n", source.c_str(),
+              out["classifier"].get<std::string>().c_str(), flows.size());
+  std::printf("%-15s %-12s %-20s %6s %7s %5s %8s %8s %12s %14s %10s\n", "WAN", "INTERFACE", "GATEWAY", "WEIGHT",
+              "SHARE", "STATE", "FLOWS", "ACTIVE", "PACKETS", "BYTES", "NEW_FLOWS");
+  for (const auto& w : out["wans"])
+    std::printf("%-15s %-12s %-20s %6u %6.2f%% %5s %8lu %8lu %12lu %14lu %10lu\n",
+                w["name"].get<std::string>().c_str(), w["interface"].get<std::string>().c_str(),
+                w["gateway"].get<std::string>().c_str(), w["weight"].get<uint32_t>(),
+                100.0 * w["configured_share"].get<double>(), w["state"].get<std::string>().c_str(),
+                w["flows"].get<uint64_t>(), w["active_flows"].get<uint64_t>(), w["packets"].get<uint64_t>(),
+                w["bytes"].get<uint64_t>(), w["new_flows"].get<uint64_t>());
+  std::printf("counters:");
+  for (int i = 0; i < WANLB_CNT_COUNT; i++) std::printf(" %s=%lu", counter_name(i), counters[i]);
+  std::printf("\n");
+  return 0;
+}
+
+int cmd_flows(const std::string& bpffs_dir, bool json, const std::string& wan_filter) {
+  MapFds maps;
+  std::string source;
+  if (!open_or_explain(bpffs_dir, &maps, &source)) return 3;
+  std::vector<wanlb_wan> wans = read_wans(maps[MapId::Wans]);
+  uint32_t only_id = 0;
+  if (!wan_filter.empty()) {
+    for (uint32_t id = 1; id < wans.size(); id++)
+      if ((wans[id].flags & WANLB_WAN_F_CONFIGURED) && wan_filter == wans[id].name) only_id = id;
+    if (only_id == 0) {
+      std::cerr << "wanlb: no WAN named '" << wan_filter << "' in the running data path\n";
+      return 2;
+    }
+  }
+  uint64_t now = monotonic_coarse_ns();
+  std::vector<FlowEntry> flows = read_flows(maps[MapId::Flows]);
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& f : flows) {
+    if (only_id && f.value.wan_id != only_id) continue;
+    const char* pn = proto_name(f.key.proto);
+    uint32_t wid = f.value.wan_id < wans.size() ? f.value.wan_id : 0;
+    out.push_back({{"family", f.key.family == AF_INET6 ? "ipv6" : "ipv4"},
+                   {"proto", pn ? pn : std::to_string(f.key.proto)},
+                   {"src", flow_addr_str(f.key.family, f.key.saddr)},
+                   {"sport", ntohs(f.key.sport)},
+                   {"dst", flow_addr_str(f.key.family, f.key.daddr)},
+                   {"dport", ntohs(f.key.dport)},
+                   {"wan", wid ? std::string(wans[wid].name) : "?"},
+                   {"wan_id", f.value.wan_id},
+                   {"idle_s", now > f.value.last_seen_ns ? (now - f.value.last_seen_ns) / 1000000000ULL : 0}});
+  }
+  if (json) {
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  std::printf("%-6s %-39s %5s   %-39s %5s  %-15s %6s\n", "PROTO", "SOURCE", "SPORT", "DESTINATION", "DPORT", "WAN",
+              "IDLE");
+  for (const auto& f : out)
+    std::printf("%-6s %-39s %5u   %-39s %5u  %-15s %5lus\n", f["proto"].get<std::string>().c_str(),
+                f["src"].get<std::string>().c_str(), f["sport"].get<unsigned>(), f["dst"].get<std::string>().c_str(),
+                f["dport"].get<unsigned>(), f["wan"].get<std::string>().c_str(), f["idle_s"].get<uint64_t>());
+  std::printf("%zu flows\n", out.size());
+  return 0;
+}
+
+int cmd_cleanup(const std::string& bpffs_dir, uint32_t route_protocol) {
+  std::string path = state_path();
+  AppliedState state = load_state(path);
+  std::string dir = state.bpffs_dir.empty() ? bpffs_dir : state.bpffs_dir;
+
+  for (int ifindex : find_attachments()) {
+    detach(ifindex);
+    spdlog::info("detached {} from {}", kProgName, ifname(static_cast<uint32_t>(ifindex)));
+  }
+  for (const auto& name : state.clsact_created) {
+    if (int ifindex = static_cast<int>(if_nametoindex(name.c_str()))) {
+      destroy_clsact(ifindex);
+      spdlog::info("removed the clsact qdisc wanlb created on {}", name);
+    }
+  }
+  Routing routing(static_cast<uint8_t>(route_protocol));
+  for (const auto& line : routing.remove_all()) spdlog::info("{}", line);
+  for (const auto& p : unpin_all(dir)) spdlog::info("removed {}", p);
+  for (auto it = state.sysctls.rbegin(); it != state.sysctls.rend(); ++it) {
+    // Put the old value back only if nobody changed it since we did.
+    std::string now;
+    try {
+      now = sysctl_get(it->key);
+    } catch (const std::exception&) {
+      continue;  // the interface is gone
+    }
+    if (now != it->new_value) {
+      spdlog::info("sysctl {} is {} (not wanlb's {}): left alone", it->key, now, it->new_value);
+      continue;
+    }
+    sysctl_set(it->key, it->old_value);
+    spdlog::info("sysctl {}: {} -> {} (restored)", it->key, it->new_value, it->old_value);
+  }
+  remove_state(path);
+  return 0;
+}
+
+}  // namespace wanlb

@@ -1,0 +1,634 @@
+// Config model and YAML loader: see config.h for the contract and
+// docs/config.md for the user-facing reference of every key.
+//
+// The parser is strict on purpose: wanlb steers real traffic, so a typo
+// (an unknown key, a weight of "1O", a prefix with host bits) must stop the
+// agent with a message naming file, line and key, never be guessed at.
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <set>
+#include <utility>
+
+namespace wanlb {
+
+// ------------------------------------------------------------- addresses
+
+std::string IpAddr::str() const {
+  char buf[INET6_ADDRSTRLEN];
+  if (family != AF_INET && family != AF_INET6) return "unset";
+  if (!inet_ntop(family, bytes.data(), buf, sizeof buf)) return "unset";
+  return buf;
+}
+
+std::string Prefix::str() const { return addr.str() + "/" + std::to_string(len); }
+
+bool parse_ip(const std::string& text, IpAddr* out) {
+  // c_str() would silently cut at an embedded NUL and accept the prefix.
+  if (text.find('\0') != std::string::npos) return false;
+  IpAddr a;
+  if (inet_pton(AF_INET, text.c_str(), a.bytes.data()) == 1) {
+    a.family = AF_INET;
+  } else if (inet_pton(AF_INET6, text.c_str(), a.bytes.data()) == 1) {
+    a.family = AF_INET6;
+  } else {
+    return false;
+  }
+  if (out) *out = a;
+  return true;
+}
+
+namespace {
+
+bool set_why(std::string* why, const std::string& msg) {
+  if (why) *why = msg;
+  return false;
+}
+
+unsigned max_prefix_len(int family) { return family == AF_INET ? 32 : 128; }
+
+// Digits only: strtoul would take "+8", " 8" or "8abc".
+bool parse_prefix_len(const std::string& s, unsigned max, unsigned* out) {
+  if (s.empty() || s.size() > 3) return false;
+  unsigned v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + unsigned(c - '0');
+  }
+  if (v > max) return false;
+  *out = v;
+  return true;
+}
+
+IpAddr network_of(const IpAddr& a, unsigned len) {
+  IpAddr n = a;
+  for (unsigned i = 0; i < n.bytes.size(); i++) {
+    unsigned keep = len > i * 8 ? len - i * 8 : 0;  // bits of this byte inside the prefix
+    if (keep < 8) n.bytes[i] &= uint8_t(0xff00u >> keep);
+  }
+  return n;
+}
+
+}  // namespace
+
+bool parse_prefix(const std::string& text, Prefix* out, std::string* why) {
+  size_t slash = text.find('/');
+  std::string addr_text = text.substr(0, slash);
+  IpAddr a;
+  if (!parse_ip(addr_text, &a)) return set_why(why, "'" + addr_text + "' is not an IPv4 or IPv6 address");
+  unsigned max = max_prefix_len(a.family);
+  unsigned len = max;  // a bare address is a host prefix
+  if (slash != std::string::npos) {
+    std::string len_text = text.substr(slash + 1);
+    if (!parse_prefix_len(len_text, max, &len))
+      return set_why(why, "prefix length '" + len_text + "' is not in 0.." + std::to_string(max) +
+                              (a.family == AF_INET ? " (IPv4)" : " (IPv6)"));
+  }
+  Prefix p;
+  p.addr = network_of(a, len);
+  p.len = uint8_t(len);
+  // Refuse rather than mask: "10.0.0.1/8" is more likely a typo for /32
+  // than a request for all of 10/8, and we must not guess which.
+  if (!(p.addr == a)) return set_why(why, "host bits set (did you mean " + p.str() + "?)");
+  if (out) *out = p;
+  return true;
+}
+
+// ------------------------------------------------------------ classifier
+
+namespace {
+
+// Indexed by enum wanlb_classifier (values are map ABI, see dp_shared.h).
+const char* const kClassifierNames[WANLB_CLS_COUNT] = {
+    "src-address",          "dst-address",          "both-addresses",
+    "src-port",             "dst-port",             "both-ports",
+    "src-address-and-port", "dst-address-and-port", "both-addresses-and-ports",
+};
+
+}  // namespace
+
+const char* classifier_name(wanlb_classifier c) {
+  const int i = int(c);
+  if (i < 0 || i >= WANLB_CLS_COUNT) return "unknown";
+  return kClassifierNames[i];
+}
+
+bool parse_classifier(const std::string& name, wanlb_classifier* out) {
+  for (int i = 0; i < WANLB_CLS_COUNT; i++) {
+    if (name != kClassifierNames[i]) continue;
+    if (out) *out = wanlb_classifier(i);
+    return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------- parser
+
+namespace {
+
+using YAML::Node;
+
+const std::vector<std::string> kTopKeys = {"lan",         "classifier",    "flow_table_size", "bypass",
+                                           "mark_mask",   "first_table",   "rule_priority",   "route_protocol",
+                                           "bpffs_dir",   "wans"};
+const std::vector<std::string> kWanKeys = {"name", "interface", "gateway", "weight", "mark", "table"};
+
+constexpr uint64_t kMaxFlowEntries = 16777216;
+constexpr uint64_t kMaxFirstTable = 0xfffffff0;
+constexpr uint64_t kMaxTable = 0xffffffff;
+constexpr size_t kMaxNameLen = WANLB_WAN_NAME_LEN - 1;  // wanlb_wan.name keeps a NUL
+constexpr size_t kMaxIfnameLen = 15;                     // IFNAMSIZ - 1
+
+// One `key: value` of a mapping, or one item of a list, with what
+// messages need.
+struct Field {
+  std::string path;  // "wans[1].weight"
+  Node value;
+  int line = 1;      // 1-based
+};
+
+using Fields = std::map<std::string, Field>;
+
+int line_of(const Node& n, int fallback) {
+  const YAML::Mark m = n.Mark();
+  return m.is_null() ? fallback : m.line + 1;
+}
+
+// Where to point at a value: a scalar's own line; for lists, mappings and
+// null the key's line, because yaml-cpp marks those at their first item or
+// at whatever follows an empty value.
+int value_line(const Node& value, int key_line) {
+  return value.IsScalar() ? line_of(value, key_line) : key_line;
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+  return s;
+}
+
+std::string hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%08llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+std::string describe(const Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Null: return "nothing";
+    case YAML::NodeType::Scalar: return "'" + n.Scalar() + "'";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Map: return "a mapping";
+    default: return "nothing";
+  }
+}
+
+// Decimal or 0x hex and nothing else: a typo such as "1O" or "-1" must not
+// become a number, and octal/sign/exponent forms are not worth the surprise.
+bool parse_uint(const std::string& s, uint64_t* out) {
+  bool is_hex = s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+  const std::string digits = is_hex ? s.substr(2) : s;
+  if (digits.empty() || digits.size() > 16) return false;
+  uint64_t v = 0;
+  for (char c : digits) {
+    if (is_hex ? !std::isxdigit(static_cast<unsigned char>(c)) : !std::isdigit(static_cast<unsigned char>(c)))
+      return false;
+    uint64_t d = std::isdigit(static_cast<unsigned char>(c)) ? uint64_t(c - '0')
+                                                             : uint64_t(std::tolower(c) - 'a' + 10);
+    uint64_t next = v * (is_hex ? 16 : 10) + d;
+    if (next / (is_hex ? 16 : 10) != v) return false;  // overflow
+    v = next;
+  }
+  *out = v;
+  return true;
+}
+
+// Same rules as the kernel's dev_valid_name(); ':' included because
+// "eth0:1" is an address label, not an interface.
+bool valid_ifname(const std::string& s) {
+  if (s.empty() || s.size() > kMaxIfnameLen || s == "." || s == "..") return false;
+  for (char c : s)
+    if (c == '/' || c == ':' || c == '\0' || std::isspace(static_cast<unsigned char>(c))) return false;
+  return true;
+}
+
+// Names end up in logs, metrics labels and the wanlb_wan map: keep them tame.
+bool valid_wan_name(const std::string& s) {
+  if (s.empty() || s.size() > kMaxNameLen) return false;
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') return false;
+  return true;
+}
+
+// Linux reserves these: 0 unspec, 253 default, 254 main, 255 local.
+const char* reserved_table(uint64_t t) {
+  switch (t) {
+    case 0: return "unspec";
+    case 253: return "default";
+    case 254: return "main";
+    case 255: return "local";
+    default: return nullptr;
+  }
+}
+
+unsigned ctz(uint32_t v) { return unsigned(__builtin_ctz(v)); }  // v != 0
+
+// How many WAN ids fit into the mask: values 1..(mask >> ctz).
+uint64_t mask_room(uint32_t mask) { return mask >> ctz(mask); }
+
+bool contiguous(uint32_t mask) {
+  uint64_t m = mask_room(mask);
+  return (m & (m + 1)) == 0;
+}
+
+// What we remember about each WAN's explicit settings until resolution.
+struct WanSource {
+  int name_line = 0;
+  int mark_line = 0;   // 0: no explicit mark
+  int table_line = 0;  // 0: no explicit table
+};
+
+class Parser {
+ public:
+  explicit Parser(const std::string& source) : src_(source) {}
+  Config parse(const Node& root);
+
+ private:
+  [[noreturn]] void fail(int line, const std::string& path, const std::string& problem) const {
+    throw ConfigError(src_ + ":" + std::to_string(line) + ": " + path + ": " + problem);
+  }
+
+  Fields fields(const Field& map, const std::vector<std::string>& allowed) const;
+  void require(const Fields& f, const std::string& key, const Field& map) const;
+  std::string scalar(const Field& f, const char* what) const;
+  uint64_t integer(const Field& f, uint64_t lo, uint64_t hi) const;
+  std::vector<Field> list(const Field& f) const;
+
+  void parse_top(const Fields& f, Config* cfg);
+  void parse_lan(const Field& f, Config* cfg) const;
+  wanlb_classifier parse_classifier_field(const Field& f) const;
+  void parse_bypass(const Field& f, Config* cfg) const;
+  uint32_t parse_mask(const Field& f);
+  void parse_wans(const Field& f, Config* cfg);
+  WanConfig parse_wan(const Field& item, WanSource* ws) const;
+  IpAddr parse_gateway(const Field& f) const;
+
+  void check_names(const Config& cfg) const;
+  void check_interfaces(const Config& cfg) const;
+  void check_mask_room(const Config& cfg) const;
+  void resolve_marks(Config* cfg) const;
+  void check_explicit_mark(const Config& cfg, size_t i) const;
+  void resolve_tables(Config* cfg) const;
+  void check_default_table(const Config& cfg, size_t i, uint64_t table) const;
+
+  std::string origin(bool is_explicit) const { return is_explicit ? "explicit" : "default"; }
+
+  std::string src_;
+  int mask_line_ = 1;  // line of mark_mask, or 1 when defaulted
+  std::vector<WanSource> wan_src_;
+};
+
+Fields Parser::fields(const Field& map, const std::vector<std::string>& allowed) const {
+  const std::string label = map.path.empty() ? "top level" : map.path;
+  if (!map.value.IsMap()) fail(map.line, label, "expected a mapping, got " + describe(map.value));
+  Fields out;
+  for (auto it = map.value.begin(); it != map.value.end(); ++it) {
+    int key_line = line_of(it->first, map.line);
+    if (!it->first.IsScalar()) fail(key_line, label, "keys must be plain names, got " + describe(it->first));
+    const std::string key = it->first.Scalar();
+    const std::string path = map.path.empty() ? key : map.path + "." + key;
+    bool known = false;
+    for (const auto& a : allowed) known = known || a == key;
+    if (!known) fail(key_line, path, "unknown key '" + key + "' (allowed: " + join(allowed) + ")");
+    auto dup = out.find(key);
+    // yaml-cpp keeps both copies of a repeated key; which one wins would be
+    // an accident, so refuse.
+    if (dup != out.end())
+      fail(key_line, path, "duplicate key '" + key + "' (first on line " + std::to_string(dup->second.line) + ")");
+    out[key] = Field{path, it->second, value_line(it->second, key_line)};
+  }
+  return out;
+}
+
+void Parser::require(const Fields& f, const std::string& key, const Field& map) const {
+  if (f.count(key)) return;
+  fail(map.line, map.path.empty() ? "top level" : map.path, "missing required key '" + key + "'");
+}
+
+std::string Parser::scalar(const Field& f, const char* what) const {
+  if (!f.value.IsScalar()) fail(f.line, f.path, std::string("expected ") + what + ", got " + describe(f.value));
+  return f.value.Scalar();
+}
+
+uint64_t Parser::integer(const Field& f, uint64_t lo, uint64_t hi) const {
+  const std::string text = scalar(f, "an integer");
+  uint64_t v = 0;
+  if (!parse_uint(text, &v)) fail(f.line, f.path, "expected an integer (decimal or 0x hex), got '" + text + "'");
+  if (v < lo || v > hi)
+    fail(f.line, f.path, text + " is out of range " + std::to_string(lo) + ".." + std::to_string(hi));
+  return v;
+}
+
+std::vector<Field> Parser::list(const Field& f) const {
+  if (!f.value.IsSequence()) fail(f.line, f.path, "expected a list, got " + describe(f.value));
+  std::vector<Field> items;
+  for (size_t i = 0; i < f.value.size(); i++) {
+    Node item = f.value[i];
+    items.push_back(Field{f.path + "[" + std::to_string(i) + "]", item, line_of(item, f.line)});
+  }
+  return items;
+}
+
+Config Parser::parse(const Node& root) {
+  const Field top{"", root, line_of(root, 1)};
+  const Fields f = fields(top, kTopKeys);
+  require(f, "lan", top);
+  require(f, "wans", top);
+  Config cfg;
+  cfg.source = src_;
+  parse_top(f, &cfg);
+  check_names(cfg);
+  check_interfaces(cfg);
+  check_mask_room(cfg);
+  resolve_marks(&cfg);
+  resolve_tables(&cfg);
+  return cfg;
+}
+
+// Order matters: wans are parsed last because their checks need mark_mask.
+void Parser::parse_top(const Fields& f, Config* cfg) {
+  auto has = [&](const char* k) { return f.count(k) != 0; };
+  parse_lan(f.at("lan"), cfg);
+  if (has("classifier")) cfg->classifier = parse_classifier_field(f.at("classifier"));
+  if (has("flow_table_size")) cfg->flow_table_size = uint32_t(integer(f.at("flow_table_size"), 1024, kMaxFlowEntries));
+  if (has("bypass")) parse_bypass(f.at("bypass"), cfg);
+  if (has("mark_mask")) cfg->mark_mask = parse_mask(f.at("mark_mask"));
+  if (has("first_table")) cfg->first_table = uint32_t(integer(f.at("first_table"), 1, kMaxFirstTable));
+  if (has("rule_priority")) cfg->rule_priority = uint32_t(integer(f.at("rule_priority"), 1, 32765));
+  if (has("route_protocol")) cfg->route_protocol = uint32_t(integer(f.at("route_protocol"), 5, 254));
+  if (has("bpffs_dir")) {
+    cfg->bpffs_dir = scalar(f.at("bpffs_dir"), "a path");
+    if (cfg->bpffs_dir.empty() || cfg->bpffs_dir[0] != '/')
+      fail(f.at("bpffs_dir").line, "bpffs_dir", "'" + cfg->bpffs_dir + "' is not an absolute path");
+  }
+  parse_wans(f.at("wans"), cfg);
+}
+
+void Parser::parse_lan(const Field& f, Config* cfg) const {
+  const std::vector<Field> items = list(f);
+  if (items.empty()) fail(f.line, f.path, "must list at least one interface");
+  for (const Field& item : items) {
+    const std::string name = scalar(item, "an interface name");
+    if (!valid_ifname(name))
+      fail(item.line, item.path, "'" + name + "' is not a valid interface name (1..15 chars, no '/', ':' or spaces)");
+    for (size_t j = 0; j < cfg->lan.size(); j++)
+      if (cfg->lan[j] == name) fail(item.line, item.path, "duplicate interface '" + name + "' (also lan[" + std::to_string(j) + "])");
+    cfg->lan.push_back(name);
+    cfg->lan_lines.push_back(item.line);
+  }
+}
+
+wanlb_classifier Parser::parse_classifier_field(const Field& f) const {
+  const std::string name = scalar(f, "a classifier name");
+  wanlb_classifier c;
+  if (!parse_classifier(name, &c)) {
+    std::vector<std::string> allowed(kClassifierNames, kClassifierNames + WANLB_CLS_COUNT);
+    fail(f.line, f.path, "unknown classifier '" + name + "' (allowed: " + join(allowed) + ")");
+  }
+  return c;
+}
+
+void Parser::parse_bypass(const Field& f, Config* cfg) const {
+  // `bypass:` with every entry commented out is a null: treat as empty.
+  if (f.value.IsNull()) return;
+  const std::vector<Field> items = list(f);
+  for (size_t i = 0; i < items.size(); i++) {
+    const std::string text = scalar(items[i], "a prefix");
+    Prefix p;
+    std::string why;
+    if (!parse_prefix(text, &p, &why)) fail(items[i].line, items[i].path, "'" + text + "': " + why);
+    for (size_t j = 0; j < cfg->bypass.size(); j++)
+      if (cfg->bypass[j] == p) fail(items[i].line, items[i].path, "duplicate prefix " + p.str() + " (also bypass[" + std::to_string(j) + "])");
+    cfg->bypass.push_back(p);
+  }
+}
+
+uint32_t Parser::parse_mask(const Field& f) {
+  const uint32_t mask = uint32_t(integer(f, 0, 0xffffffff));
+  if (mask == 0) fail(f.line, f.path, "must be non-zero (wanlb needs at least one bit of skb->mark)");
+  // Marks are id << ctz(mask): a hole in the mask would split ids across
+  // bits that belong to someone else.
+  if (!contiguous(mask)) fail(f.line, f.path, hex(mask) + " is not a contiguous run of bits");
+  mask_line_ = f.line;
+  return mask;
+}
+
+void Parser::parse_wans(const Field& f, Config* cfg) {
+  const std::vector<Field> items = list(f);
+  if (items.empty()) fail(f.line, f.path, "must list at least one WAN");
+  if (items.size() > WANLB_MAX_WANS)
+    fail(f.line, f.path, std::to_string(items.size()) + " WANs, at most " + std::to_string(WANLB_MAX_WANS) + " are supported");
+  for (size_t i = 0; i < items.size(); i++) {
+    WanSource ws;
+    WanConfig w = parse_wan(items[i], &ws);
+    w.id = uint32_t(i + 1);
+    cfg->wans.push_back(w);
+    wan_src_.push_back(ws);
+  }
+}
+
+// Reads one WAN; `mark` and `table` stay 0 unless explicit (0 is invalid
+// for both, so it doubles as "not given" until resolve_*()).
+WanConfig Parser::parse_wan(const Field& item, WanSource* ws) const {
+  const Fields f = fields(item, kWanKeys);
+  require(f, "name", item);
+  require(f, "interface", item);
+  WanConfig w;
+  w.line = item.line;
+  w.name = scalar(f.at("name"), "a name");
+  ws->name_line = f.at("name").line;
+  if (!valid_wan_name(w.name))
+    fail(ws->name_line, f.at("name").path, "'" + w.name + "' is not a valid name (1..15 chars of A-Z a-z 0-9 _ . -)");
+  w.interface = scalar(f.at("interface"), "an interface name");
+  w.interface_line = f.at("interface").line;
+  if (!valid_ifname(w.interface))
+    fail(w.interface_line, f.at("interface").path,
+         "'" + w.interface + "' is not a valid interface name (1..15 chars, no '/', ':' or spaces)");
+  if (f.count("gateway")) {
+    w.gateway = parse_gateway(f.at("gateway"));
+    w.has_gateway = true;
+  }
+  if (f.count("weight")) w.weight = uint32_t(integer(f.at("weight"), 1, 1000));
+  if (f.count("mark")) {
+    w.mark = uint32_t(integer(f.at("mark"), 0, 0xffffffff));
+    ws->mark_line = f.at("mark").line;
+  }
+  if (f.count("table")) {
+    w.table = uint32_t(integer(f.at("table"), 0, kMaxTable));
+    ws->table_line = f.at("table").line;
+  }
+  return w;
+}
+
+IpAddr Parser::parse_gateway(const Field& f) const {
+  const std::string text = scalar(f, "an address");
+  IpAddr a;
+  if (!parse_ip(text, &a)) fail(f.line, f.path, "'" + text + "' is not an IPv4 or IPv6 address");
+  // All-zero means "point-to-point" in the wanlb_wan map; say so instead
+  // of letting 0.0.0.0 quietly mean that.
+  if (a.bytes == std::array<uint8_t, 16>{})
+    fail(f.line, f.path, "'" + text + "' is the unspecified address; omit gateway for a point-to-point link");
+  return a;
+}
+
+void Parser::check_names(const Config& cfg) const {
+  for (size_t j = 0; j < cfg.wans.size(); j++)
+    for (size_t i = 0; i < j; i++)
+      if (cfg.wans[i].name == cfg.wans[j].name)
+        fail(wan_src_[j].name_line, "wans[" + std::to_string(j) + "].name",
+             "duplicate name '" + cfg.wans[j].name + "' (also wans[" + std::to_string(i) + "])");
+}
+
+// One interface is either LAN or WAN, and belongs to one WAN only: the
+// tc program on the LAN side and the per-WAN routes cannot share a device.
+void Parser::check_interfaces(const Config& cfg) const {
+  for (size_t j = 0; j < cfg.wans.size(); j++) {
+    const WanConfig& w = cfg.wans[j];
+    const std::string path = "wans[" + std::to_string(j) + "].interface";
+    for (size_t l = 0; l < cfg.lan.size(); l++)
+      if (cfg.lan[l] == w.interface)
+        fail(w.interface_line, path, "interface '" + w.interface + "' is also lan[" + std::to_string(l) +
+                                         "]; an interface is either LAN or WAN");
+    for (size_t i = 0; i < j; i++)
+      if (cfg.wans[i].interface == w.interface)
+        fail(w.interface_line, path, "interface '" + w.interface + "' is already used by wans[" +
+                                         std::to_string(i) + "] ('" + cfg.wans[i].name + "')");
+  }
+}
+
+void Parser::check_mask_room(const Config& cfg) const {
+  if (mask_room(cfg.mark_mask) >= cfg.wans.size()) return;
+  fail(mask_line_, "mark_mask",
+       hex(cfg.mark_mask) + " has room for " + std::to_string(mask_room(cfg.mark_mask)) + " WAN ids but " +
+           std::to_string(cfg.wans.size()) + " WANs are configured");
+}
+
+void Parser::check_explicit_mark(const Config& cfg, size_t i) const {
+  const uint32_t mark = cfg.wans[i].mark;
+  const std::string path = "wans[" + std::to_string(i) + "].mark";
+  if (mark == 0) fail(wan_src_[i].mark_line, path, "0 is not a mark (it means unmarked); omit mark for the default");
+  if (mark & ~cfg.mark_mask)
+    fail(wan_src_[i].mark_line, path, hex(mark) + " has bits outside mark_mask " + hex(cfg.mark_mask));
+}
+
+void Parser::resolve_marks(Config* cfg) const {
+  for (size_t i = 0; i < cfg->wans.size(); i++) {
+    if (wan_src_[i].mark_line) check_explicit_mark(*cfg, i);
+    else cfg->wans[i].mark = cfg->wans[i].id << ctz(cfg->mark_mask);
+  }
+  for (size_t j = 0; j < cfg->wans.size(); j++)
+    for (size_t i = 0; i < j; i++) {
+      const WanConfig& a = cfg->wans[i];
+      const WanConfig& b = cfg->wans[j];
+      if (a.mark != b.mark) continue;
+      const bool bx = wan_src_[j].mark_line != 0;
+      fail(bx ? wan_src_[j].mark_line : b.line, "wans[" + std::to_string(j) + "].mark",
+           "mark clash: '" + b.name + "' (" + origin(bx) + ") and '" + a.name + "' (wans[" + std::to_string(i) +
+               "], " + origin(wan_src_[i].mark_line != 0) + ") both get mark " + hex(b.mark));
+    }
+}
+
+void Parser::check_default_table(const Config& cfg, size_t i, uint64_t table) const {
+  const std::string path = "wans[" + std::to_string(i) + "].table";
+  const std::string what = "default table " + std::to_string(table) + " (first_table " +
+                           std::to_string(cfg.first_table) + " + " + std::to_string(i) + ")";
+  if (table > kMaxTable) fail(cfg.wans[i].line, path, what + " is above " + std::to_string(kMaxTable));
+  if (const char* r = reserved_table(table))
+    fail(cfg.wans[i].line, path, what + " is reserved ('" + r + "'); change first_table or set table explicitly");
+}
+
+void Parser::resolve_tables(Config* cfg) const {
+  for (size_t i = 0; i < cfg->wans.size(); i++) {
+    WanConfig& w = cfg->wans[i];
+    if (wan_src_[i].table_line) {
+      if (const char* r = reserved_table(w.table))
+        fail(wan_src_[i].table_line, "wans[" + std::to_string(i) + "].table",
+             std::to_string(w.table) + " is reserved ('" + r + "'); 0, 253, 254 and 255 cannot be used");
+      continue;
+    }
+    const uint64_t table = uint64_t(cfg->first_table) + w.id - 1;
+    check_default_table(*cfg, i, table);
+    w.table = uint32_t(table);
+  }
+  for (size_t j = 0; j < cfg->wans.size(); j++)
+    for (size_t i = 0; i < j; i++) {
+      const WanConfig& a = cfg->wans[i];
+      const WanConfig& b = cfg->wans[j];
+      if (a.table != b.table) continue;
+      const bool bx = wan_src_[j].table_line != 0;
+      fail(bx ? wan_src_[j].table_line : b.line, "wans[" + std::to_string(j) + "].table",
+           "table clash: '" + b.name + "' (" + origin(bx) + ") and '" + a.name + "' (wans[" + std::to_string(i) +
+               "], " + origin(wan_src_[i].table_line != 0) + ") both get table " + std::to_string(b.table));
+    }
+}
+
+}  // namespace
+
+// ------------------------------------------------------------ entry points
+
+Config parse_config(const std::string& yaml_text, const std::string& source) {
+  std::vector<Node> docs;
+  try {
+    docs = YAML::LoadAll(yaml_text);
+  } catch (const YAML::ParserException& e) {
+    throw ConfigError(source + ":" + std::to_string(e.mark.is_null() ? 1 : e.mark.line + 1) +
+                      ": YAML syntax error: " + e.msg);
+  }
+  if (docs.empty()) throw ConfigError(source + ":1: top level: empty file, expected a mapping");
+  // A second document would be silently ignored by YAML::Load.
+  if (docs.size() > 1)
+    throw ConfigError(source + ":" + std::to_string(line_of(docs[1], 1)) +
+                      ": top level: expected one YAML document, found " + std::to_string(docs.size()));
+  try {
+    return Parser(source).parse(docs[0]);
+  } catch (const YAML::Exception& e) {
+    // Should not happen (every access is type-checked first), but never let
+    // a yaml-cpp exception escape without the file name.
+    throw ConfigError(source + ":" + std::to_string(e.mark.is_null() ? 1 : e.mark.line + 1) + ": top level: " + e.msg);
+  }
+}
+
+Config load_config(const std::string& path) {
+  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "re"), &std::fclose);
+  if (!f) throw ConfigError("cannot read " + path + ": " + std::strerror(errno));
+  std::string text;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f.get())) > 0) text.append(buf, n);
+  // fopen() succeeds on a directory; the read is what fails (EISDIR).
+  if (std::ferror(f.get())) throw ConfigError("cannot read " + path + ": " + std::strerror(errno));
+  return parse_config(text, path);
+}
+
+void validate_interfaces(const Config& cfg, const std::function<bool(const std::string&)>& exists) {
+  auto fail = [&](int line, const std::string& path, const std::string& name) {
+    throw ConfigError(cfg.source + ":" + std::to_string(line) + ": " + path + ": interface '" + name +
+                      "' does not exist");
+  };
+  for (size_t i = 0; i < cfg.lan.size(); i++)
+    if (!exists(cfg.lan[i])) fail(i < cfg.lan_lines.size() ? cfg.lan_lines[i] : 1, "lan[" + std::to_string(i) + "]", cfg.lan[i]);
+  for (size_t i = 0; i < cfg.wans.size(); i++)
+    if (!exists(cfg.wans[i].interface))
+      fail(cfg.wans[i].interface_line, "wans[" + std::to_string(i) + "].interface", cfg.wans[i].interface);
+}
+
+}  // namespace wanlb

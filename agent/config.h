@@ -1,0 +1,90 @@
+// Config model and YAML loader for wanlb.
+//
+// load_config() parses and validates everything that can be checked without
+// looking at the system. validate_interfaces() is the one check that needs
+// the system (do the named interfaces exist); it is separate so that unit
+// tests and `wanlb check` on another machine can skip it.
+//
+// Every rejection throws ConfigError whose what() reads
+//   "<file>:<line>: <key path>: <what is wrong>"
+// e.g. "wanlb.yaml:9: wans[1].weight: 0 is out of range 1..1000".
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "wanlb/dp_shared.h"
+
+namespace wanlb {
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// An IPv4 or IPv6 address, network byte order in bytes[0..3] or [0..15].
+struct IpAddr {
+  int family = 0;  // AF_INET or AF_INET6; 0 = unset
+  std::array<uint8_t, 16> bytes{};
+  std::string str() const;
+  bool operator==(const IpAddr& o) const { return family == o.family && bytes == o.bytes; }
+};
+
+struct Prefix {
+  IpAddr addr;  // host bits are zero (normalised on parse)
+  uint8_t len = 0;
+  std::string str() const;
+  bool operator==(const Prefix& o) const { return addr == o.addr && len == o.len; }
+};
+
+// Parse "a.b.c.d", "x::y"; return false if not an address.
+bool parse_ip(const std::string& text, IpAddr* out);
+// Parse "10.0.0.0/8", "2001:db8::/32" or a bare address (host prefix);
+// host bits set is an error (returns false, *why set).
+bool parse_prefix(const std::string& text, Prefix* out, std::string* why);
+
+// Classifier names as in RouterOS: "src-address" ... "both-addresses-and-ports".
+const char* classifier_name(wanlb_classifier c);
+bool parse_classifier(const std::string& name, wanlb_classifier* out);
+
+struct WanConfig {
+  std::string name;       // 1..15 chars, [A-Za-z0-9_.-], unique
+  std::string interface;  // Linux interface name
+  bool has_gateway = false;
+  IpAddr gateway;         // when has_gateway; else route via the device (PPPoE etc.)
+  uint32_t weight = 1;    // 1..1000
+  uint32_t id = 0;        // WAN id in the data path: 1-based position in `wans`
+  uint32_t mark = 0;      // resolved: explicit `mark`, or id << ctz(mark_mask)
+  uint32_t table = 0;     // resolved: explicit `table`, or first_table + id - 1
+  int line = 0;           // line of this WAN's entry, for messages
+  int interface_line = 0; // line of its `interface:` key
+};
+
+struct Config {
+  std::string source;                // file name as given (for messages)
+  std::vector<std::string> lan;      // >= 1 interface
+  std::vector<int> lan_lines;        // line of each lan entry
+  wanlb_classifier classifier = WANLB_CLS_BOTH_ADDRESSES;
+  uint32_t flow_table_size = WANLB_DEFAULT_FLOW_ENTRIES;  // 1024..16777216
+  std::vector<Prefix> bypass;
+  uint32_t mark_mask = 0x00ff0000;   // contiguous, non-zero
+  uint32_t first_table = 100;        // 1..0xfffffff0; tables 253..255 and 0 refused
+  uint32_t rule_priority = 1000;     // 1..32765 (before main's 32766)
+  uint32_t route_protocol = 201;     // rtnetlink protocol stamped on our rules/routes, 5..254
+  std::string bpffs_dir = "/sys/fs/bpf/wanlb";  // where maps and program are pinned
+  std::vector<WanConfig> wans;       // 1..WANLB_MAX_WANS
+};
+
+// Parse YAML text. `source` names the file in messages.
+Config parse_config(const std::string& yaml_text, const std::string& source);
+// Read and parse a file ("cannot read <file>: <strerror>" on failure).
+Config load_config(const std::string& path);
+// Throws ConfigError "<file>:<line>: lan[0]: interface 'eth9' does not exist"
+// (or wans[i].interface) for the first interface `exists` rejects.
+void validate_interfaces(const Config& cfg, const std::function<bool(const std::string&)>& exists);
+
+}  // namespace wanlb

@@ -1,0 +1,250 @@
+#include "datapath.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <net/if.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "map_io.h"
+#include "wanlb_tc.skel.h"
+
+namespace wanlb {
+
+const std::array<const char*, kMapCount> kMapNames = {
+    "wanlb_flows", "wanlb_slots",     "wanlb_wans",    "wanlb_config",
+    "wanlb_wan_stats", "wanlb_counters", "wanlb_bypass4", "wanlb_bypass6"};
+
+namespace {
+
+[[noreturn]] void fail(const std::string& what, int err) {
+  throw std::runtime_error(what + ": " + std::strerror(err < 0 ? -err : err));
+}
+
+int map_index(const char* name) {
+  for (size_t i = 0; i < kMapCount; i++)
+    if (std::strcmp(kMapNames[i], name) == 0) return static_cast<int>(i);
+  return -1;
+}
+
+bpf_map* skel_map(wanlb_tc* skel, MapId id) {
+  bpf_map* m = bpf_object__find_map_by_name(skel->obj, kMapNames[static_cast<size_t>(id)]);
+  if (!m) throw std::runtime_error(std::string("skeleton has no map ") + kMapNames[static_cast<size_t>(id)]);
+  return m;
+}
+
+bool map_info(int fd, bpf_map_info* info) {
+  std::memset(info, 0, sizeof(*info));
+  uint32_t len = sizeof(*info);
+  return bpf_obj_get_info_by_fd(fd, info, &len) == 0;
+}
+
+int silent_print(libbpf_print_level, const char*, va_list) { return 0; }
+
+// Mutes libbpf while probing interfaces: "no clsact here" is an expected
+// answer, not a kernel error worth printing.
+class QuietLibbpf {
+ public:
+  QuietLibbpf() : old_(libbpf_set_print(silent_print)) {}
+  ~QuietLibbpf() { libbpf_set_print(old_); }
+
+ private:
+  libbpf_print_fn_t old_;
+};
+
+// Our filter's program id at tc ingress of ifindex, 0 if none.
+uint32_t attached_prog_id(int ifindex) {
+  QuietLibbpf quiet;
+  LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+  LIBBPF_OPTS(bpf_tc_opts, opts, .handle = WANLB_TC_HANDLE, .priority = WANLB_TC_PRIORITY);
+  if (bpf_tc_query(&hook, &opts) != 0) return 0;
+  return opts.prog_id;
+}
+
+// Fill `out` with the maps referenced by program `prog_id`, matched by name.
+bool maps_of_prog(uint32_t prog_id, MapFds* out) {
+  Fd prog(bpf_prog_get_fd_by_id(prog_id));
+  if (!prog) return false;
+  std::vector<uint32_t> ids(64);
+  bpf_prog_info info{};
+  info.nr_map_ids = static_cast<uint32_t>(ids.size());
+  info.map_ids = reinterpret_cast<uint64_t>(ids.data());
+  uint32_t len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(prog.get(), &info, &len) != 0) return false;
+  if (std::strcmp(info.name, kProgName) != 0) return false;
+  for (uint32_t i = 0; i < info.nr_map_ids && i < ids.size(); i++) {
+    Fd map(bpf_map_get_fd_by_id(ids[i]));
+    bpf_map_info mi;
+    if (!map || !map_info(map.get(), &mi)) continue;
+    int idx = map_index(mi.name);
+    if (idx >= 0) out->fds[idx] = std::move(map);
+  }
+  return out->complete();
+}
+
+bool maps_from_pins(const std::string& dir, MapFds* out) {
+  for (size_t i = 0; i < kMapCount; i++) {
+    out->fds[i] = Fd(bpf_obj_get((dir + "/" + kMapNames[i]).c_str()));
+    if (!out->fds[i]) return false;
+  }
+  return true;
+}
+
+// Same type, key and value size, flags: the program can use the old map.
+bool same_layout(const bpf_map_info& have, bpf_map* want) {
+  return have.type == bpf_map__type(want) && have.key_size == bpf_map__key_size(want) &&
+         have.value_size == bpf_map__value_size(want) && have.map_flags == bpf_map__map_flags(want);
+}
+
+void copy_flows(int from_fd, int to_fd) {
+  for (const auto& e : read_flows(from_fd)) bpf_map_update_elem(to_fd, &e.key, &e.value, BPF_ANY);
+}
+
+}  // namespace
+
+Fd::~Fd() {
+  if (fd_ >= 0) close(fd_);
+}
+
+Fd& Fd::operator=(Fd&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) close(fd_);
+    fd_ = o.release();
+  }
+  return *this;
+}
+
+bool MapFds::complete() const {
+  for (const auto& f : fds)
+    if (!f) return false;
+  return true;
+}
+
+std::vector<int> find_attachments() {
+  std::vector<int> out;
+  struct if_nameindex* all = if_nameindex();
+  if (!all) return out;
+  for (auto* i = all; i->if_index != 0; i++)
+    if (attached_prog_id(static_cast<int>(i->if_index)) != 0) out.push_back(static_cast<int>(i->if_index));
+  if_freenameindex(all);
+  return out;
+}
+
+bool open_running_maps(const std::string& bpffs_dir, MapFds* out, std::string* source) {
+  if (maps_from_pins(bpffs_dir, out)) {
+    *source = "pins under " + bpffs_dir;
+    return true;
+  }
+  for (int ifindex : find_attachments()) {
+    MapFds fds;
+    if (!maps_of_prog(attached_prog_id(ifindex), &fds)) continue;
+    char name[IF_NAMESIZE] = {};
+    if_indextoname(static_cast<unsigned>(ifindex), name);
+    *source = std::string("program attached to ") + name;
+    *out = std::move(fds);
+    return true;
+  }
+  return false;
+}
+
+Datapath::Datapath(uint32_t flow_table_size, const MapFds* adopt, std::vector<std::string>* log) {
+  skel_ = wanlb_tc__open();
+  if (!skel_) fail("opening the BPF skeleton", errno);
+  bpf_map* flows = skel_map(skel_, MapId::Flows);
+  if (int err = bpf_map__set_max_entries(flows, flow_table_size)) fail("sizing wanlb_flows", err);
+
+  int migrate_from = -1;
+  for (size_t i = 0; adopt && i < kMapCount; i++) {
+    MapId id = static_cast<MapId>(i);
+    bpf_map* want = skel_map(skel_, id);
+    bpf_map_info have;
+    if (!adopt->fds[i] || !map_info(adopt->fds[i].get(), &have)) continue;
+    if (!same_layout(have, want)) {
+      log->push_back(std::string("map ") + kMapNames[i] + " changed layout: recreated empty");
+      continue;
+    }
+    if (have.max_entries != bpf_map__max_entries(want)) {
+      if (id == MapId::Flows) migrate_from = adopt->fds[i].get();
+      log->push_back(std::string("map ") + kMapNames[i] + " resized " + std::to_string(have.max_entries) + " -> " +
+                     std::to_string(bpf_map__max_entries(want)) + (id == MapId::Flows ? ": flows copied" : ""));
+      continue;
+    }
+    if (int err = bpf_map__reuse_fd(want, adopt->fds[i].get())) fail(std::string("reusing ") + kMapNames[i], err);
+  }
+
+  if (int err = wanlb_tc__load(skel_)) {
+    wanlb_tc__destroy(skel_);
+    skel_ = nullptr;
+    fail("loading the BPF program (see the verifier log above)", err);
+  }
+  if (migrate_from >= 0) copy_flows(migrate_from, map_fd(MapId::Flows));
+}
+
+Datapath::~Datapath() {
+  if (skel_) wanlb_tc__destroy(skel_);
+}
+
+int Datapath::map_fd(MapId id) const { return bpf_map__fd(skel_map(skel_, id)); }
+
+int Datapath::prog_fd() const { return bpf_program__fd(skel_->progs.wanlb_tc_lan); }
+
+void Datapath::pin(const std::string& dir) {
+  auto pin_one = [&](int fd, const std::string& name) {
+    std::string path = dir + "/" + name;
+    unlink(path.c_str());  // an older pin of the same name is ours to replace
+    if (bpf_obj_pin(fd, path.c_str()) != 0) fail("pinning " + path, errno);
+  };
+  for (size_t i = 0; i < kMapCount; i++) pin_one(map_fd(static_cast<MapId>(i)), kMapNames[i]);
+  pin_one(prog_fd(), kProgName);
+}
+
+bool Datapath::attach(int ifindex) {
+  LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+  bool created = false;
+  int err;
+  {
+    QuietLibbpf quiet;  // EEXIST (clsact already there) is the common case
+    err = bpf_tc_hook_create(&hook);
+  }
+  if (err == 0) created = true;
+  else if (err != -EEXIST) fail("creating clsact on ifindex " + std::to_string(ifindex), err);
+
+  LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = prog_fd(), .flags = BPF_TC_F_REPLACE, .handle = WANLB_TC_HANDLE,
+              .priority = WANLB_TC_PRIORITY);
+  if ((err = bpf_tc_attach(&hook, &opts)) != 0) fail("attaching to tc ingress of ifindex " + std::to_string(ifindex), err);
+  return created;
+}
+
+void detach(int ifindex) {
+  QuietLibbpf quiet;
+  LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+  LIBBPF_OPTS(bpf_tc_opts, opts, .handle = WANLB_TC_HANDLE, .priority = WANLB_TC_PRIORITY);
+  int err = bpf_tc_detach(&hook, &opts);
+  if (err != 0 && err != -ENOENT && err != -EINVAL && err != -ENODEV)
+    fail("detaching from tc ingress of ifindex " + std::to_string(ifindex), err);
+}
+
+void destroy_clsact(int ifindex) {
+  LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+              .attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS));
+  int err = bpf_tc_hook_destroy(&hook);
+  if (err != 0 && err != -ENOENT && err != -EINVAL && err != -ENODEV)
+    fail("removing clsact from ifindex " + std::to_string(ifindex), err);
+}
+
+std::vector<std::string> unpin_all(const std::string& dir) {
+  std::vector<std::string> removed;
+  auto unpin = [&](const std::string& name) {
+    std::string path = dir + "/" + name;
+    if (unlink(path.c_str()) == 0) removed.push_back(path);
+  };
+  for (const char* name : kMapNames) unpin(name);
+  unpin(kProgName);
+  if (rmdir(dir.c_str()) == 0) removed.push_back(dir);
+  return removed;
+}
+
+}  // namespace wanlb

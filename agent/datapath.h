@@ -1,0 +1,91 @@
+// The loaded BPF data path: skeleton lifetime, adoption of a running data
+// path's maps, pinning, and tc attachment.
+//
+// Restart without loss works like this: the tc filter keeps the program (and
+// through it every map) alive after the agent exits. A new agent finds those
+// maps — from pins, or from the program attached to a LAN interface when the
+// pins are not visible (a fresh `ip netns exec` has an empty /sys/fs/bpf) —
+// loads its program against the same maps, and swaps it into the filter in
+// place (BPF_TC_F_REPLACE): no packet ever meets an empty hook.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+struct wanlb_tc;  // bpftool-generated skeleton
+
+namespace wanlb {
+
+// The maps of bpf/maps.h, by role. Order is the order of kMapNames.
+enum class MapId { Flows, Slots, Wans, Config, WanStats, Counters, Bypass4, Bypass6 };
+constexpr size_t kMapCount = 8;
+extern const std::array<const char*, kMapCount> kMapNames;  // "wanlb_flows", ...
+constexpr const char* kProgName = "wanlb_tc_lan";
+
+// A move-only file descriptor.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd();
+  Fd(Fd&& o) noexcept : fd_(o.release()) {}
+  Fd& operator=(Fd&& o) noexcept;
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  int release() { int f = fd_; fd_ = -1; return f; }
+  explicit operator bool() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+struct MapFds {
+  std::array<Fd, kMapCount> fds;
+  int operator[](MapId id) const { return fds[static_cast<size_t>(id)].get(); }
+  bool complete() const;
+};
+
+// Maps of the data path already running in this network namespace: from
+// pins under `bpffs_dir` if they are all there, else from our program
+// attached to any interface. `source` says which ("pins under DIR",
+// "program attached to lan0"). False if there is none.
+bool open_running_maps(const std::string& bpffs_dir, MapFds* out, std::string* source);
+
+// Interfaces (ifindex) where our program is attached at tc ingress.
+std::vector<int> find_attachments();
+
+class Datapath {
+ public:
+  // Open and load the skeleton. Maps of `adopt` are reused when their layout
+  // matches; the flow table is migrated (copied) when only its size differs;
+  // anything else is recreated. One log line per decision goes to `log`.
+  Datapath(uint32_t flow_table_size, const MapFds* adopt, std::vector<std::string>* log);
+  ~Datapath();
+  Datapath(const Datapath&) = delete;
+  Datapath& operator=(const Datapath&) = delete;
+
+  int map_fd(MapId id) const;
+  int prog_fd() const;
+  // Pin every map and the program under `dir` (replacing older pins).
+  void pin(const std::string& dir);
+  // Attach (or atomically replace) our filter at tc ingress of `ifindex`.
+  // Returns true if it had to create the clsact qdisc.
+  bool attach(int ifindex);
+
+ private:
+  wanlb_tc* skel_ = nullptr;
+};
+
+// Remove our filter from tc ingress of `ifindex` (no error if absent).
+void detach(int ifindex);
+// Destroy the clsact qdisc of `ifindex` (only for qdiscs wanlb created).
+void destroy_clsact(int ifindex);
+// Remove exactly the pins wanlb makes under `dir`, then `dir` if empty.
+// Returns the paths removed.
+std::vector<std::string> unpin_all(const std::string& dir);
+
+}  // namespace wanlb

@@ -1,0 +1,77 @@
+// Policy routing over netlink (libnl-route-3): per-WAN tables and fwmark rules.
+//
+// Everything wanlb installs carries its own rtnetlink protocol number
+// (Config::route_protocol), which is how reconcile() and remove_all()
+// recognise "ours" and never touch anything else.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config.h"
+
+namespace wanlb {
+
+// `ip rule add fwmark MARK/MASK lookup TABLE pref PRIORITY proto P` (one per family).
+struct FwmarkRule {
+  int family = 0;  // AF_INET or AF_INET6
+  uint32_t mark = 0;
+  uint32_t mask = 0;
+  uint32_t table = 0;
+  uint32_t priority = 0;
+  bool operator==(const FwmarkRule& o) const {
+    return family == o.family && mark == o.mark && mask == o.mask && table == o.table && priority == o.priority;
+  }
+};
+
+// Default route of one WAN table: via gateway, or via the device (scope link)
+// for point-to-point links without a gateway.
+struct WanRoute {
+  int family = 0;  // AF_INET or AF_INET6
+  uint32_t table = 0;
+  int ifindex = 0;
+  bool has_gateway = false;
+  IpAddr gateway;
+  bool operator==(const WanRoute& o) const {
+    return family == o.family && table == o.table && ifindex == o.ifindex && has_gateway == o.has_gateway &&
+           (!has_gateway || gateway == o.gateway);
+  }
+};
+
+// The rules and routes a config asks for (pure; ifindex resolved by `ifindex_of`).
+struct RoutingPlan {
+  std::vector<FwmarkRule> rules;
+  std::vector<WanRoute> routes;
+};
+
+class Routing {
+ public:
+  explicit Routing(uint8_t protocol);  // throws std::runtime_error if netlink cannot be opened
+  ~Routing();
+  Routing(const Routing&) = delete;
+  Routing& operator=(const Routing&) = delete;
+
+  // Make the system hold exactly `plan` among the entries stamped with our
+  // protocol: add what is missing, replace routes that differ, delete ours
+  // that the plan no longer has. Idempotent. Returns one line per change,
+  // e.g. "added rule fwmark 0x10000/0xff0000 lookup 100 pref 1000 (inet)".
+  std::vector<std::string> reconcile(const RoutingPlan& plan);
+  // Delete every rule and route stamped with our protocol (all tables, both families).
+  std::vector<std::string> remove_all();
+
+  std::vector<FwmarkRule> list_rules();  // ours only
+  std::vector<WanRoute> list_routes();   // ours only
+
+ private:
+  struct Impl;
+  Impl* impl_;
+};
+
+// Plan for a config: per WAN, a rule for IPv4 and for IPv6 (fwmark WAN mark /
+// mark_mask -> WAN table, pref rule_priority) and a default route in the WAN
+// table for the gateway's family (both families when there is no gateway).
+// Throws ConfigError if an interface has no ifindex.
+RoutingPlan plan_routing(const Config& cfg, const std::function<int(const std::string&)>& ifindex_of);
+
+}  // namespace wanlb

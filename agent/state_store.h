@@ -1,0 +1,29 @@
+// What wanlb changed in this network namespace that cannot be recognised on
+// the system itself (old sysctl values, clsact qdiscs it created). Kept in a
+// small JSON file under /run/wanlb, named after the network namespace, so a
+// separate `ip netns exec NS wanlb cleanup` finds it (/run is not remounted).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "sysctl.h"
+
+namespace wanlb {
+
+struct AppliedState {
+  std::vector<SysctlChange> sysctls;        // first recorded old value wins
+  std::vector<std::string> clsact_created;  // interfaces where we created clsact
+  std::vector<std::string> lan;             // interfaces we attached to
+  std::string bpffs_dir;                    // where we pinned
+};
+
+// "/run/wanlb/netns-<inode of /proc/self/ns/net>.json" (run_dir overridable for tests).
+std::string state_path(const std::string& run_dir = "/run/wanlb");
+AppliedState load_state(const std::string& path);  // empty state if the file is missing
+void save_state(const std::string& path, const AppliedState& st);  // atomic (write + rename)
+void remove_state(const std::string& path);
+// Record a change, keeping the first old value of a key already recorded.
+void record_sysctl(AppliedState* st, const SysctlChange& change);
+
+}  // namespace wanlb

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Every map of the LAN data path. Names carry the wanlb_ prefix so that
+ * `bpftool map` output explains itself; BTF-defined so dumps show fields. */
+#ifndef WANLB_BPF_MAPS_H
+#define WANLB_BPF_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "wanlb/dp_shared.h"
+
+/* Conntrack-style pinning of a connection to its WAN. max_entries is set by
+ * the agent from flow_table_size before load. LRU: when full, the least
+ * recently used flow is evicted and new flows are still classified. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, WANLB_DEFAULT_FLOW_ENTRIES);
+	__type(key, struct wanlb_flow_key);
+	__type(value, struct wanlb_flow);
+} wanlb_flows SEC(".maps");
+
+/* Weighted consistent-hash table: slot -> WAN id (0 = none). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, WANLB_SLOT_COUNT);
+	__type(key, __u32);
+	__type(value, __u32);
+} wanlb_slots SEC(".maps");
+
+/* WAN id -> WAN (mark, state, and descriptive fields for status). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, WANLB_MAX_WANS + 1);
+	__type(key, __u32);
+	__type(value, struct wanlb_wan);
+} wanlb_wans SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct wanlb_config);
+} wanlb_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, WANLB_MAX_WANS + 1);
+	__type(key, __u32);
+	__type(value, struct wanlb_wan_stats);
+} wanlb_wan_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, WANLB_CNT_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} wanlb_counters SEC(".maps");
+
+/* Destinations that get no mark (main table): config bypass prefixes, the
+ * router's connected networks and its own addresses. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct wanlb_lpm_v4);
+	__type(value, __u32);
+} wanlb_bypass4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct wanlb_lpm_v6);
+	__type(value, __u32);
+} wanlb_bypass6 SEC(".maps");
+
+#endif /* WANLB_BPF_MAPS_H */

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The one contract between the BPF data path (bpf/) and the agent (agent/).
+ *
+ * Every struct that crosses the user/kernel boundary lives here, with
+ * fixed-width types and explicit padding, so that both compilers lay it out
+ * identically. tests/unit/shared_layout_test.cpp pins sizes and offsets with
+ * static_assert: change a struct and that test tells you what you broke.
+ *
+ * Byte order: addresses and ports are stored exactly as on the wire (network
+ * order), so the data path never swaps and bpftool shows them as in a capture.
+ */
+#ifndef WANLB_DP_SHARED_H
+#define WANLB_DP_SHARED_H
+
+#include <linux/types.h>
+
+/* WAN ids are 1..WANLB_MAX_WANS; id 0 means "no WAN" (an empty slot is visible). */
+#ifndef WANLB_MAX_WANS
+#define WANLB_MAX_WANS 64
+#endif
+
+/* Slot table size: a prime, as Maglev needs, large enough that a weight
+ * of 1 next to 63 weights of 1000 still owns slots (65537 / 63001 > 1). */
+#ifndef WANLB_SLOT_COUNT
+#define WANLB_SLOT_COUNT 65537
+#endif
+
+#define WANLB_DEFAULT_FLOW_ENTRIES 262144
+#define WANLB_WAN_NAME_LEN 16
+
+/* tc attachment identity: how cleanup and adoption recognise our filter. */
+#define WANLB_TC_HANDLE 0x57a1
+#define WANLB_TC_PRIORITY 0x57a1
+
+/* The nine RouterOS per-connection-classifier field sets. Values are part of
+ * the map ABI (wanlb_config.classifier): append, never renumber. */
+enum wanlb_classifier {
+	WANLB_CLS_SRC_ADDRESS = 0,
+	WANLB_CLS_DST_ADDRESS = 1,
+	WANLB_CLS_BOTH_ADDRESSES = 2,
+	WANLB_CLS_SRC_PORT = 3,
+	WANLB_CLS_DST_PORT = 4,
+	WANLB_CLS_BOTH_PORTS = 5,
+	WANLB_CLS_SRC_ADDRESS_AND_PORT = 6,
+	WANLB_CLS_DST_ADDRESS_AND_PORT = 7,
+	WANLB_CLS_BOTH_ADDRESSES_AND_PORTS = 8,
+	WANLB_CLS_COUNT = 9,
+};
+
+/* Key of the conntrack-style flow map, as seen on the LAN side.
+ * IPv4 addresses use word [0] and leave [1..3] zero.
+ * sport/dport: TCP/UDP ports; for ICMP/ICMPv6 echo the identifier is in
+ * sport; for fragments and protocols without ports both are zero. */
+struct wanlb_flow_key {
+	__be32 saddr[4];
+	__be32 daddr[4];
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 family; /* AF_INET (2) or AF_INET6 (10) */
+	__u8 pad[2];
+};
+
+/* Value of the flow map. */
+struct wanlb_flow {
+	__u64 last_seen_ns; /* CLOCK_MONOTONIC (coarse), refreshed at most once a second */
+	__u32 wan_id;
+	__u32 flags; /* reserved, zero */
+};
+
+#define WANLB_WAN_F_CONFIGURED (1U << 0)
+#define WANLB_WAN_F_UP (1U << 1)
+
+/* One WAN, array index = WAN id. The data path reads only mark and flags;
+ * the rest is there so that `wanlb status` and `bpftool map dump` explain
+ * themselves without the config file. */
+struct wanlb_wan {
+	char name[WANLB_WAN_NAME_LEN];
+	__be32 gateway[4]; /* all zero: point-to-point, route via the device */
+	__u32 ifindex;
+	__u32 mark;    /* already shifted into mark_mask */
+	__u32 table;   /* routing table of this WAN */
+	__u32 weight;  /* 1..1000 */
+	__u32 flags;   /* WANLB_WAN_F_* */
+	__u8 gw_family;
+	__u8 pad[3];
+};
+
+/* Run-time settings of the data path: array map with one entry. */
+struct wanlb_config {
+	__u32 classifier; /* enum wanlb_classifier */
+	__u32 mark_mask;  /* bits of skb->mark owned by wanlb; others are kept */
+	__u32 hash_seed;  /* kept across restarts so the slot choice is stable */
+	__u32 flags;      /* reserved, zero */
+};
+
+/* Per-WAN counters (per-CPU array, index = WAN id, summed in user space). */
+struct wanlb_wan_stats {
+	__u64 packets;
+	__u64 bytes;
+	__u64 new_flows;
+};
+
+/* Global counters (per-CPU array, index = enum value). */
+enum wanlb_counter {
+	WANLB_CNT_BYPASSED = 0,   /* destination local, connected or configured bypass */
+	WANLB_CNT_UNPARSABLE = 1, /* truncated or malformed IP packet, passed unmarked */
+	WANLB_CNT_NO_WAN = 2,     /* slot table empty: no WAN available */
+	WANLB_CNT_NON_IP = 3,     /* ARP and other non-IP frames, passed unmarked */
+	WANLB_CNT_FRAGMENTS = 4,  /* IP fragments seen (classified by addresses only) */
+	WANLB_CNT_COUNT = 5,
+};
+
+/* LPM trie keys for bypass prefixes. */
+struct wanlb_lpm_v4 {
+	__u32 prefixlen;
+	__be32 addr;
+};
+
+struct wanlb_lpm_v6 {
+	__u32 prefixlen;
+	__be32 addr[4];
+};
+
+/* Bypass value: why a prefix is bypassed (bit set; several may be set). */
+#define WANLB_BYPASS_CONFIG (1U << 0)    /* bypass: in the config */
+#define WANLB_BYPASS_CONNECTED (1U << 1) /* a connected network (from netlink) */
+#define WANLB_BYPASS_LOCAL (1U << 2)     /* an address of the router itself */
+
+#endif /* WANLB_DP_SHARED_H */

@@ -1,0 +1,367 @@
+// Routing, connected-network reading and sysctls against a real kernel, each
+// test inside its own private network namespace (see netns_fixture.h).
+// State is checked with iproute2 (`ip -j ...`), independently of libnl.
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <poll.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "connected.h"
+#include "netns/netns_fixture.h"
+#include "routing.h"
+#include "sysctl.h"
+
+namespace wanlb {
+namespace {
+
+using nlohmann::json;
+using wanlb_test::sh;
+using wanlb_test::sh_out;
+
+constexpr uint8_t kProto = 201;
+
+IpAddr ip(const char* text) {
+  IpAddr a;
+  a.family = std::string(text).find(':') == std::string::npos ? AF_INET : AF_INET6;
+  EXPECT_EQ(inet_pton(a.family, text, a.bytes.data()), 1) << text;
+  return a;
+}
+
+Prefix prefix(const char* addr, uint8_t len) {
+  Prefix p;
+  p.addr = ip(addr);
+  p.len = len;
+  return p;
+}
+
+json ip_json(const std::string& args) {
+  std::string out = sh_out("ip -j " + args + " 2>/dev/null");
+  // A table that does not exist (yet) in a family makes ip print just "[".
+  if (out.find_first_not_of(" [\n") == std::string::npos) return json::array();
+  return json::parse(out);
+}
+
+std::string field(const json& e, const char* key) {
+  if (!e.contains(key)) return "";
+  const json& v = e[key];
+  return v.is_string() ? v.get<std::string>() : v.dump();
+}
+
+// Rules with protocol 201, as "<fam> <fwmark>/<fwmask> <table> <pref>".
+std::multiset<std::string> our_rules_in_kernel() {
+  std::multiset<std::string> out;
+  for (const char* fam : {"-4", "-6"})
+    for (const auto& e : ip_json(std::string(fam) + " -d rule show"))
+      if (field(e, "protocol") == "201")
+        out.insert(std::string(fam) + " " + field(e, "fwmark") + "/" + field(e, "fwmask") + " " +
+                   field(e, "table") + " " + field(e, "priority"));
+  return out;
+}
+
+// Every route of `table`, as "<fam> <dst> via <gw> dev <dev> proto <p> scope <s>".
+std::multiset<std::string> routes_in_table(int table) {
+  std::multiset<std::string> out;
+  for (const char* fam : {"-4", "-6"})
+    for (const auto& e : ip_json(std::string(fam) + " route show table " + std::to_string(table)))
+      out.insert(std::string(fam) + " " + field(e, "dst") + " via " + field(e, "gateway") + " dev " +
+                 field(e, "dev") + " proto " + field(e, "protocol") + " scope " + field(e, "scope"));
+  return out;
+}
+
+std::string all_rules_text() { return sh_out("ip -d rule show; ip -d -6 rule show"); }
+
+bool contains(const std::vector<std::string>& lines, const std::string& line) {
+  return std::find(lines.begin(), lines.end(), line) != lines.end();
+}
+
+std::string joined(const std::vector<std::string>& lines) {
+  std::string s;
+  for (const auto& l : lines) s += "  " + l + "\n";
+  return s;
+}
+
+WanConfig wan(const char* name, uint32_t id, const char* gateway) {
+  WanConfig w;
+  w.name = w.interface = name;
+  w.id = id;
+  w.mark = id << 16;
+  w.table = 99 + id;
+  if (gateway) {
+    w.has_gateway = true;
+    w.gateway = ip(gateway);
+  }
+  return w;
+}
+
+class RoutingTest : public wanlb_test::PrivateNetnsTest {
+ protected:
+  void SetUp() override {
+    PrivateNetnsTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    // veth rather than dummy: the dummy module may not be loaded, and loading
+    // it would create dummy0 in the host namespace.
+    for (int i : {1, 2}) {
+      std::string n = "wan" + std::to_string(i);
+      ASSERT_EQ(sh("ip link add " + n + " type veth peer name " + n + "p"), 0);
+      ASSERT_EQ(sh("ip addr add 10.100." + std::to_string(i) + ".2/24 dev " + n), 0);
+      ASSERT_EQ(sh("ip link set " + n + "p up && ip link set " + n + " up"), 0);
+    }
+    cfg_.source = "test.yaml";
+    cfg_.lan = {"lan0"};
+    cfg_.wans = {wan("wan1", 1, "10.100.1.1"), wan("wan2", 2, "10.100.2.1")};
+  }
+
+  RoutingPlan plan() {
+    return plan_routing(cfg_, [](const std::string& n) { return static_cast<int>(if_nametoindex(n.c_str())); });
+  }
+
+  Config cfg_;
+};
+
+const std::multiset<std::string> kBothWanRules = {
+    "-4 0x10000/0xff0000 100 1000", "-6 0x10000/0xff0000 100 1000",
+    "-4 0x20000/0xff0000 101 1000", "-6 0x20000/0xff0000 101 1000"};
+
+TEST_F(RoutingTest, ReconcileInstallsExactlyThePlan) {
+  Routing routing(kProto);
+  auto lines = routing.reconcile(plan());
+  EXPECT_EQ(lines.size(), 6u) << joined(lines);
+  EXPECT_TRUE(contains(lines, "added rule fwmark 0x10000/0xff0000 lookup 100 pref 1000 (inet)")) << joined(lines);
+  EXPECT_TRUE(contains(lines, "added rule fwmark 0x10000/0xff0000 lookup 100 pref 1000 (inet6)")) << joined(lines);
+  EXPECT_TRUE(contains(lines, "added route default via 10.100.1.1 dev wan1 table 100")) << joined(lines);
+  EXPECT_TRUE(contains(lines, "added route default via 10.100.2.1 dev wan2 table 101")) << joined(lines);
+
+  EXPECT_EQ(our_rules_in_kernel(), kBothWanRules);
+  EXPECT_EQ(routes_in_table(100), std::multiset<std::string>{"-4 default via 10.100.1.1 dev wan1 proto 201 scope "});
+  EXPECT_EQ(routes_in_table(101), std::multiset<std::string>{"-4 default via 10.100.2.1 dev wan2 proto 201 scope "});
+  EXPECT_EQ(routing.list_rules().size(), 4u);
+  auto routes = routing.list_routes();
+  ASSERT_EQ(routes.size(), 2u);
+  EXPECT_TRUE(std::find(routes.begin(), routes.end(), plan().routes[0]) != routes.end());
+}
+
+TEST_F(RoutingTest, ReconcileIsIdempotent) {
+  Routing routing(kProto);
+  routing.reconcile(plan());
+  auto lines = routing.reconcile(plan());
+  EXPECT_TRUE(lines.empty()) << joined(lines);
+  EXPECT_EQ(our_rules_in_kernel(), kBothWanRules);
+  EXPECT_EQ(routes_in_table(100).size(), 1u);
+  EXPECT_EQ(routes_in_table(101).size(), 1u);
+}
+
+TEST_F(RoutingTest, ChangedGatewayIsReplaced) {
+  Routing routing(kProto);
+  routing.reconcile(plan());
+  cfg_.wans[0].gateway = ip("10.100.1.254");
+  auto lines = routing.reconcile(plan());
+  EXPECT_EQ(lines, std::vector<std::string>{"replaced route default via 10.100.1.254 dev wan1 table 100"});
+  EXPECT_EQ(routes_in_table(100), std::multiset<std::string>{"-4 default via 10.100.1.254 dev wan1 proto 201 scope "});
+  EXPECT_EQ(our_rules_in_kernel(), kBothWanRules);
+}
+
+TEST_F(RoutingTest, RemovedWanLosesRulesAndRoute) {
+  Routing routing(kProto);
+  routing.reconcile(plan());
+  cfg_.wans.pop_back();
+  auto lines = routing.reconcile(plan());
+  EXPECT_EQ(lines.size(), 3u) << joined(lines);
+  EXPECT_TRUE(contains(lines, "deleted rule fwmark 0x20000/0xff0000 lookup 101 pref 1000 (inet)")) << joined(lines);
+  EXPECT_TRUE(contains(lines, "deleted rule fwmark 0x20000/0xff0000 lookup 101 pref 1000 (inet6)")) << joined(lines);
+  EXPECT_TRUE(contains(lines, "deleted route default via 10.100.2.1 dev wan2 table 101")) << joined(lines);
+  EXPECT_EQ(our_rules_in_kernel(),
+            (std::multiset<std::string>{"-4 0x10000/0xff0000 100 1000", "-6 0x10000/0xff0000 100 1000"}));
+  EXPECT_TRUE(routes_in_table(101).empty());
+  EXPECT_EQ(routes_in_table(100).size(), 1u);
+}
+
+TEST_F(RoutingTest, ForeignRulesAndRoutesSurvive) {
+  // (iproute2 prints no protocol for "boot", the default of `ip route add`.)
+  // Same selector as ours but no protocol, a rule with another protocol, a
+  // foreign route inside our table and one in another table.
+  ASSERT_EQ(sh("ip rule add fwmark 0x10000/0xff0000 lookup 100 pref 1000"), 0);
+  ASSERT_EQ(sh("ip rule add from 10.100.9.0/24 lookup 300 pref 1500 proto static"), 0);
+  ASSERT_EQ(sh("ip route add 10.100.9.0/24 via 10.100.1.1 dev wan1 table 100"), 0);
+  ASSERT_EQ(sh("ip route add default via 10.100.2.1 dev wan2 table 300 proto static"), 0);
+  std::string rules_before = all_rules_text();
+
+  Routing routing(kProto);
+  routing.reconcile(plan());
+  EXPECT_EQ(our_rules_in_kernel(), kBothWanRules);
+  EXPECT_EQ(routes_in_table(100), (std::multiset<std::string>{"-4 default via 10.100.1.1 dev wan1 proto 201 scope ",
+                                                              "-4 10.100.9.0/24 via 10.100.1.1 dev wan1 proto  scope "}));
+  EXPECT_TRUE(routing.reconcile(plan()).empty());
+
+  routing.remove_all();
+  EXPECT_EQ(all_rules_text(), rules_before);
+  EXPECT_EQ(routes_in_table(100),
+            std::multiset<std::string>{"-4 10.100.9.0/24 via 10.100.1.1 dev wan1 proto  scope "});
+  EXPECT_EQ(routes_in_table(300),
+            std::multiset<std::string>{"-4 default via 10.100.2.1 dev wan2 proto static scope "});
+}
+
+TEST_F(RoutingTest, RemoveAllRestoresRuleList) {
+  std::string before = all_rules_text();
+  Routing routing(kProto);
+  routing.reconcile(plan());
+  ASSERT_NE(all_rules_text(), before);
+  auto lines = routing.remove_all();
+  EXPECT_EQ(lines.size(), 6u) << joined(lines);
+  EXPECT_EQ(all_rules_text(), before);
+  EXPECT_TRUE(routes_in_table(100).empty());
+  EXPECT_TRUE(routes_in_table(101).empty());
+  EXPECT_TRUE(routing.list_rules().empty());
+  EXPECT_TRUE(routing.list_routes().empty());
+  EXPECT_TRUE(routing.remove_all().empty());
+}
+
+TEST_F(RoutingTest, GatewaylessWanGetsDeviceRoutesForBothFamilies) {
+  cfg_.wans[1].has_gateway = false;
+  cfg_.wans[1].gateway = IpAddr{};
+  Routing routing(kProto);
+  auto lines = routing.reconcile(plan());
+  EXPECT_TRUE(contains(lines, "added route default dev wan2 scope link table 101 (inet)")) << joined(lines);
+  EXPECT_TRUE(contains(lines, "added route default dev wan2 scope link table 101 (inet6)")) << joined(lines);
+  EXPECT_EQ(routes_in_table(101), (std::multiset<std::string>{"-4 default via  dev wan2 proto 201 scope link",
+                                                              "-6 default via  dev wan2 proto 201 scope "}));
+  EXPECT_TRUE(routing.reconcile(plan()).empty());
+
+  // Gaining a gateway replaces the IPv4 device route and drops the IPv6 one.
+  cfg_.wans[1].has_gateway = true;
+  cfg_.wans[1].gateway = ip("10.100.2.1");
+  lines = routing.reconcile(plan());
+  EXPECT_TRUE(contains(lines, "replaced route default via 10.100.2.1 dev wan2 table 101")) << joined(lines);
+  EXPECT_TRUE(contains(lines, "deleted route default dev wan2 scope link table 101 (inet6)")) << joined(lines);
+  EXPECT_EQ(routes_in_table(101), std::multiset<std::string>{"-4 default via 10.100.2.1 dev wan2 proto 201 scope "});
+}
+
+TEST_F(RoutingTest, Ipv6GatewayRoute) {
+  ASSERT_EQ(sh("ip -6 addr add fd00:100:1::2/64 dev wan1 nodad"), 0);
+  cfg_.wans[0].gateway = ip("fd00:100:1::1");
+  Routing routing(kProto);
+  auto lines = routing.reconcile(plan());
+  EXPECT_TRUE(contains(lines, "added route default via fd00:100:1::1 dev wan1 table 100")) << joined(lines);
+  EXPECT_EQ(routes_in_table(100), std::multiset<std::string>{"-6 default via fd00:100:1::1 dev wan1 proto 201 scope "});
+  EXPECT_TRUE(routing.reconcile(plan()).empty());
+}
+
+TEST_F(RoutingTest, KernelErrorsNameWhatFailed) {
+  Routing routing(kProto);
+  RoutingPlan p;
+  WanRoute r;
+  r.family = AF_INET;
+  r.table = 100;
+  r.ifindex = 9999;  // no such interface
+  p.routes.push_back(r);
+  try {
+    routing.reconcile(p);
+    FAIL() << "expected an error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot install route default dev"), std::string::npos) << e.what();
+  }
+}
+
+TEST(PlanRouting, RulesForBothFamiliesAndRoutesForTheGatewayFamily) {
+  Config cfg;
+  cfg.wans = {wan("a", 1, "10.0.0.1"), wan("b", 2, "fd00::1"), wan("c", 3, nullptr)};
+  auto p = plan_routing(cfg, [](const std::string&) { return 7; });
+  ASSERT_EQ(p.rules.size(), 6u);
+  EXPECT_EQ(p.rules[1].family, AF_INET6);
+  EXPECT_EQ(p.rules[1].mark, 0x10000u);
+  EXPECT_EQ(p.rules[1].mask, 0xff0000u);
+  EXPECT_EQ(p.rules[1].table, 100u);
+  EXPECT_EQ(p.rules[1].priority, 1000u);
+  ASSERT_EQ(p.routes.size(), 4u);
+  EXPECT_EQ(p.routes[0].family, AF_INET);
+  EXPECT_EQ(p.routes[1].family, AF_INET6);
+  EXPECT_TRUE(p.routes[1].has_gateway);
+  EXPECT_FALSE(p.routes[2].has_gateway);
+  EXPECT_FALSE(p.routes[3].has_gateway);
+  EXPECT_EQ(p.routes[3].family, AF_INET6);
+  EXPECT_EQ(p.routes[3].ifindex, 7);
+}
+
+TEST(PlanRouting, MissingInterfaceIsAConfigError) {
+  Config cfg;
+  cfg.source = "x.yaml";
+  cfg.wans = {wan("eth9", 1, "10.0.0.1")};
+  cfg.wans[0].interface_line = 4;
+  try {
+    plan_routing(cfg, [](const std::string&) { return 0; });
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()), "x.yaml:4: wans[0].interface: interface 'eth9' does not exist");
+  }
+}
+
+// ------------------------------------------------------------ connected
+
+TEST_F(RoutingTest, ReadConnectedSeesSubnetsAndOwnAddresses) {
+  ASSERT_EQ(sh("ip -6 addr add fd00:100:1::2/64 dev wan1 nodad"), 0);
+  ConnectedSet set = read_connected();
+  auto has = [](const std::vector<Prefix>& v, const Prefix& p) { return std::find(v.begin(), v.end(), p) != v.end(); };
+  EXPECT_TRUE(has(set.connected, prefix("10.100.1.0", 24)));
+  EXPECT_TRUE(has(set.connected, prefix("10.100.2.0", 24)));
+  EXPECT_TRUE(has(set.connected, prefix("fd00:100:1::", 64)));
+  EXPECT_FALSE(has(set.connected, prefix("fe80::", 64)));
+  EXPECT_TRUE(has(set.local, prefix("10.100.1.2", 32)));
+  EXPECT_TRUE(has(set.local, prefix("fd00:100:1::2", 128)));
+  for (const auto& p : set.connected) {
+    EXPECT_NE(p.len, 0) << "a default route counted as connected";
+    EXPECT_NE(p.addr.bytes[0], 0xff) << "multicast counted as connected";
+  }
+  for (const auto& p : set.local)
+    EXPECT_FALSE(p.addr.family == AF_INET6 && p.addr.bytes[0] == 0xfe && (p.addr.bytes[1] & 0xc0) == 0x80)
+        << "link-local address counted as local";
+  auto count = [](const std::vector<Prefix>& v, const Prefix& p) { return std::count(v.begin(), v.end(), p); };
+  EXPECT_EQ(count(set.local, prefix("10.100.1.2", 32)), 1);
+}
+
+TEST_F(RoutingTest, WatcherReportsNewAddress) {
+  ConnectedWatcher watcher;
+  watcher.drain();  // whatever SetUp left queued
+  EXPECT_FALSE(watcher.drain());
+  ASSERT_EQ(sh("ip addr add 10.100.3.2/24 dev wan1"), 0);
+  pollfd pfd{watcher.fd(), POLLIN, 0};
+  ASSERT_EQ(poll(&pfd, 1, 2000), 1) << "no notification within 2 s";
+  EXPECT_TRUE(watcher.drain());
+  EXPECT_FALSE(watcher.drain());
+}
+
+// --------------------------------------------------------------- sysctl
+
+TEST_F(RoutingTest, SysctlSetRecordsOldValueOnce) {
+  // A new network namespace starts with forwarding off.
+  ASSERT_EQ(sysctl_get("net/ipv4/ip_forward"), "0");
+  auto change = sysctl_set("net/ipv4/ip_forward", "1");
+  ASSERT_TRUE(change.has_value());
+  EXPECT_EQ(change->key, "net/ipv4/ip_forward");
+  EXPECT_EQ(change->old_value, "0");
+  EXPECT_EQ(change->new_value, "1");
+  EXPECT_EQ(sysctl_get("net/ipv4/ip_forward"), "1");
+  EXPECT_FALSE(sysctl_set("net/ipv4/ip_forward", "1").has_value());
+  EXPECT_FALSE(sysctl_set("net/ipv4/ip_forward", "1\n").has_value());  // whitespace is not a difference
+
+  // Per-interface keys keep the interface name as is.
+  auto rp = sysctl_set("net/ipv4/conf/wan1/rp_filter", "2");
+  ASSERT_TRUE(rp.has_value());
+  EXPECT_EQ(sysctl_get("net/ipv4/conf/wan1/rp_filter"), "2");
+}
+
+TEST_F(RoutingTest, SysctlErrorsNameTheKey) {
+  try {
+    sysctl_get("net/ipv4/conf/nosuchif/rp_filter");
+    FAIL() << "expected an error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("net/ipv4/conf/nosuchif/rp_filter"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(sysctl_get("../../etc/passwd"), std::runtime_error);
+}
+
+}  // namespace
+}  // namespace wanlb

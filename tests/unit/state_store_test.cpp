@@ -1,0 +1,118 @@
+// State file: round trip, first old value wins, missing and corrupt files.
+// No privileges needed: everything lives in a temporary directory.
+#include "state_store.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+namespace wanlb {
+namespace {
+
+class StateStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/wanlb-state-test-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    if (!dir_.empty()) std::system(("rm -rf '" + dir_ + "'").c_str());
+  }
+  std::string dir_;
+};
+
+AppliedState sample() {
+  AppliedState st;
+  st.sysctls.push_back({"net/ipv4/ip_forward", "0", "1"});
+  st.sysctls.push_back({"net/ipv4/conf/eth0.10/rp_filter", "1", "2"});
+  st.clsact_created = {"lan0"};
+  st.lan = {"lan0", "lan1"};
+  st.bpffs_dir = "/sys/fs/bpf/wanlb";
+  return st;
+}
+
+void expect_same(const AppliedState& a, const AppliedState& b) {
+  ASSERT_EQ(a.sysctls.size(), b.sysctls.size());
+  for (size_t i = 0; i < a.sysctls.size(); ++i) {
+    EXPECT_EQ(a.sysctls[i].key, b.sysctls[i].key);
+    EXPECT_EQ(a.sysctls[i].old_value, b.sysctls[i].old_value);
+    EXPECT_EQ(a.sysctls[i].new_value, b.sysctls[i].new_value);
+  }
+  EXPECT_EQ(a.clsact_created, b.clsact_created);
+  EXPECT_EQ(a.lan, b.lan);
+  EXPECT_EQ(a.bpffs_dir, b.bpffs_dir);
+}
+
+TEST_F(StateStoreTest, RoundTripCreatesPrivateDirectories) {
+  std::string path = state_path(dir_ + "/run/wanlb");
+  save_state(path, sample());
+  expect_same(load_state(path), sample());
+
+  struct stat sb {};
+  ASSERT_EQ(stat((dir_ + "/run/wanlb").c_str(), &sb), 0);
+  EXPECT_EQ(sb.st_mode & 0777, 0700u);
+  // Overwrite leaves no temporary files behind.
+  save_state(path, AppliedState{});
+  expect_same(load_state(path), AppliedState{});
+  std::string listing;
+  FILE* p = popen(("ls -A '" + dir_ + "/run/wanlb'").c_str(), "r");
+  char buf[512];
+  while (p && fgets(buf, sizeof buf, p)) listing += buf;
+  if (p) pclose(p);
+  EXPECT_EQ(listing, path.substr(path.rfind('/') + 1) + "\n");
+}
+
+TEST_F(StateStoreTest, PathNamesTheNetworkNamespace) {
+  struct stat sb {};
+  ASSERT_EQ(stat("/proc/self/ns/net", &sb), 0);
+  EXPECT_EQ(state_path("/x"), "/x/netns-" + std::to_string(sb.st_ino) + ".json");
+  EXPECT_EQ(state_path().rfind("/run/wanlb/netns-", 0), 0u);
+}
+
+TEST_F(StateStoreTest, FirstOldValueWins) {
+  AppliedState st;
+  record_sysctl(&st, {"net/ipv4/ip_forward", "0", "1"});
+  // After a restart wanlb reads its own value as "old": it must not stick.
+  record_sysctl(&st, {"net/ipv4/ip_forward", "1", "1"});
+  record_sysctl(&st, {"net/ipv4/conf/wan1/rp_filter", "1", "2"});
+  ASSERT_EQ(st.sysctls.size(), 2u);
+  EXPECT_EQ(st.sysctls[0].old_value, "0");
+  EXPECT_EQ(st.sysctls[1].key, "net/ipv4/conf/wan1/rp_filter");
+}
+
+TEST_F(StateStoreTest, MissingFileIsEmptyState) {
+  AppliedState st = load_state(dir_ + "/nope/netns-1.json");
+  EXPECT_TRUE(st.sysctls.empty());
+  EXPECT_TRUE(st.clsact_created.empty());
+  EXPECT_TRUE(st.lan.empty());
+  EXPECT_TRUE(st.bpffs_dir.empty());
+}
+
+TEST_F(StateStoreTest, CorruptFileIsAnErrorNamingIt) {
+  for (const char* text : {"{\"sysctls\": [", "[1,2]", "{\"sysctls\": [{\"key\": 5}]}"}) {
+    std::string path = dir_ + "/bad.json";
+    std::ofstream(path) << text;
+    try {
+      load_state(path);
+      ADD_FAILURE() << "no error for " << text;
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST_F(StateStoreTest, RemoveIsQuietWhenAlreadyGone) {
+  std::string path = dir_ + "/s.json";
+  save_state(path, sample());
+  remove_state(path);
+  EXPECT_EQ(access(path.c_str(), F_OK), -1);
+  EXPECT_NO_THROW(remove_state(path));
+}
+
+}  // namespace
+}  // namespace wanlb
