@@ -64,6 +64,7 @@ class Agent {
   explicit Agent(const Config& cfg) : cfg_(cfg), state_path_(state_path()) {}
   void start();
   void loop();
+  void stop();
 
  private:
   void sync_bypass_maps();
@@ -79,6 +80,9 @@ class Agent {
 
 void Agent::start() {
   state_ = load_state(state_path_);
+  if (agent_alive(state_.agent_pid) && state_.agent_pid != getpid())
+    throw std::runtime_error("another wanlb agent (pid " + std::to_string(state_.agent_pid) +
+                             ") runs in this network namespace");
   if (std::string m = ensure_bpffs(cfg_.bpffs_dir); !m.empty()) spdlog::info("{}", m);
 
   MapFds running;
@@ -105,8 +109,12 @@ void Agent::start() {
 
   dp_->pin(cfg_.bpffs_dir);
   state_.bpffs_dir = cfg_.bpffs_dir;
+  state_.route_protocol = cfg_.route_protocol;
+  state_.agent_pid = getpid();
   for (const auto& lan : cfg_.lan) {
-    if (dp_->attach(ifindex_of(lan))) state_.clsact_created.push_back(lan);
+    auto& created = state_.clsact_created;
+    if (dp_->attach(ifindex_of(lan)) && std::find(created.begin(), created.end(), lan) == created.end())
+      created.push_back(lan);
     if (std::find(state_.lan.begin(), state_.lan.end(), lan) == state_.lan.end()) state_.lan.push_back(lan);
     spdlog::info("attached {} to tc ingress of {}", kProgName, lan);
   }
@@ -181,12 +189,18 @@ void Agent::loop() {
   }
 }
 
+void Agent::stop() {
+  state_.agent_pid = 0;
+  save_state(state_path_, state_);
+}
+
 }  // namespace
 
 int run_agent(const Config& cfg) {
   Agent agent(cfg);
   agent.start();
   agent.loop();
+  agent.stop();
   return 0;
 }
 

@@ -117,6 +117,14 @@ int cmd_status(const std::string& bpffs_dir, bool json) {
                            {"new_flows", stats[id].new_flows}});
   }
   for (int i = 0; i < WANLB_CNT_COUNT; i++) out["counters"][counter_name(i)] = counters[i];
+  out["bypass"] = nlohmann::json::array();
+  for (const auto& b : read_bypass(maps[MapId::Bypass4], maps[MapId::Bypass6])) {
+    nlohmann::json origin = nlohmann::json::array();
+    if (b.origin & WANLB_BYPASS_CONFIG) origin.push_back("config");
+    if (b.origin & WANLB_BYPASS_CONNECTED) origin.push_back("connected");
+    if (b.origin & WANLB_BYPASS_LOCAL) origin.push_back("local");
+    out["bypass"].push_back({{"prefix", b.prefix.str()}, {"origin", origin}});
+  }
 
   if (json) {
     std::cout << out.dump(2) << "\n";
@@ -135,7 +143,8 @@ int cmd_status(const std::string& bpffs_dir, bool json) {
                 w["bytes"].get<uint64_t>(), w["new_flows"].get<uint64_t>());
   std::printf("counters:");
   for (int i = 0; i < WANLB_CNT_COUNT; i++) std::printf(" %s=%lu", counter_name(i), counters[i]);
-  std::printf("\n");
+  std::printf("\nbypass: %zu prefixes (config, connected networks, local addresses; --json lists them)\n",
+              out["bypass"].size());
   return 0;
 }
 
@@ -187,7 +196,13 @@ int cmd_flows(const std::string& bpffs_dir, bool json, const std::string& wan_fi
 int cmd_cleanup(const std::string& bpffs_dir, uint32_t route_protocol) {
   std::string path = state_path();
   AppliedState state = load_state(path);
+  if (agent_alive(state.agent_pid)) {
+    std::cerr << "wanlb: an agent (pid " << state.agent_pid
+              << ") still runs in this network namespace and would re-install what cleanup removes; stop it first\n";
+    return 1;
+  }
   std::string dir = state.bpffs_dir.empty() ? bpffs_dir : state.bpffs_dir;
+  if (state.route_protocol != 0) route_protocol = state.route_protocol;
 
   for (int ifindex : find_attachments()) {
     detach(ifindex);

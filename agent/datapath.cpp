@@ -64,6 +64,15 @@ uint32_t attached_prog_id(int ifindex) {
   return opts.prog_id;
 }
 
+// True if program `prog_id` is wanlb's (a filter at our handle and priority
+// that is not ours is left alone by adoption, status and cleanup).
+bool is_our_prog(uint32_t prog_id) {
+  Fd prog(bpf_prog_get_fd_by_id(prog_id));
+  bpf_prog_info info{};
+  uint32_t len = sizeof(info);
+  return prog && bpf_obj_get_info_by_fd(prog.get(), &info, &len) == 0 && std::strcmp(info.name, kProgName) == 0;
+}
+
 // Fill `out` with the maps referenced by program `prog_id`, matched by name.
 bool maps_of_prog(uint32_t prog_id, MapFds* out) {
   Fd prog(bpf_prog_get_fd_by_id(prog_id));
@@ -128,7 +137,8 @@ std::vector<int> find_attachments() {
   struct if_nameindex* all = if_nameindex();
   if (!all) return out;
   for (auto* i = all; i->if_index != 0; i++)
-    if (attached_prog_id(static_cast<int>(i->if_index)) != 0) out.push_back(static_cast<int>(i->if_index));
+    if (uint32_t id = attached_prog_id(static_cast<int>(i->if_index)); id != 0 && is_our_prog(id))
+      out.push_back(static_cast<int>(i->if_index));
   if_freenameindex(all);
   return out;
 }

@@ -1,7 +1,10 @@
 // Applied-state file (JSON) under /run/wanlb. See state_store.h.
 #include "state_store.h"
 
+#include <fstream>
+
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -47,7 +50,9 @@ json to_json(const AppliedState& st) {
           {"sysctls", sysctls},
           {"clsact_created", st.clsact_created},
           {"lan", st.lan},
-          {"bpffs_dir", st.bpffs_dir}};
+          {"bpffs_dir", st.bpffs_dir},
+          {"route_protocol", st.route_protocol},
+          {"agent_pid", st.agent_pid}};
 }
 
 AppliedState from_json(const json& j) {
@@ -58,6 +63,8 @@ AppliedState from_json(const json& j) {
   st.clsact_created = j.value("clsact_created", std::vector<std::string>{});
   st.lan = j.value("lan", std::vector<std::string>{});
   st.bpffs_dir = j.value("bpffs_dir", std::string{});
+  st.route_protocol = j.value("route_protocol", 0U);
+  st.agent_pid = j.value("agent_pid", 0);
   return st;
 }
 
@@ -97,11 +104,18 @@ bool read_file(const std::string& path, std::string* out) {
 }  // namespace
 
 std::string state_path(const std::string& run_dir) {
-  // The inode of the netns file identifies the namespace for as long as it
-  // exists, and is the same whether we were started inside it or entered it.
-  struct stat sb {};
-  if (::stat("/proc/self/ns/net", &sb) != 0) fail("stat", "/proc/self/ns/net", errno);
-  return run_dir + "/netns-" + std::to_string(static_cast<unsigned long long>(sb.st_ino)) + ".json";
+  // The network namespace cookie is never reused while the machine is up,
+  // unlike the inode of /proc/self/ns/net: a namespace deleted without
+  // cleanup cannot hand its stale state to a new one.
+  int sock = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) fail("socket", "AF_UNIX", errno);
+  uint64_t cookie = 0;
+  socklen_t len = sizeof(cookie);
+  int rc = ::getsockopt(sock, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len);
+  int err = errno;
+  ::close(sock);
+  if (rc != 0) fail("getsockopt", "SO_NETNS_COOKIE", err);
+  return run_dir + "/netns-" + std::to_string(static_cast<unsigned long long>(cookie)) + ".json";
 }
 
 AppliedState load_state(const std::string& path) {
@@ -153,6 +167,13 @@ void record_sysctl(AppliedState* st, const SysctlChange& change) {
     return;
   }
   st->sysctls.push_back(change);
+}
+
+bool agent_alive(int pid) {
+  if (pid <= 0) return false;
+  std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+  std::string name;
+  return std::getline(comm, name) && name == "wanlb";
 }
 
 }  // namespace wanlb

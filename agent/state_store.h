@@ -4,6 +4,7 @@
 // separate `ip netns exec NS wanlb cleanup` finds it (/run is not remounted).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -16,7 +17,12 @@ struct AppliedState {
   std::vector<std::string> clsact_created;  // interfaces where we created clsact
   std::vector<std::string> lan;             // interfaces we attached to
   std::string bpffs_dir;                    // where we pinned
+  uint32_t route_protocol = 0;              // stamped on our rules and routes
+  int agent_pid = 0;                        // the running agent (0 once it exited)
 };
+
+// True if `pid` is alive and is a wanlb process (cleanup refuses while one runs).
+bool agent_alive(int pid);
 
 // "/run/wanlb/netns-<inode of /proc/self/ns/net>.json" (run_dir overridable for tests).
 std::string state_path(const std::string& run_dir = "/run/wanlb");

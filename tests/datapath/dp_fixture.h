@@ -102,9 +102,14 @@ class DatapathFixture : public ::testing::Test {
   RunResult run(const Frame& frame, uint32_t initial_mark = 0) {
     __sk_buff ctx{};
     ctx.mark = initial_mark;  // one of the few __sk_buff fields test_run accepts
-    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(), .data_size_in = static_cast<uint32_t>(frame.size()),
-                .ctx_in = &ctx, .ctx_size_in = sizeof ctx, .ctx_out = &ctx, .ctx_size_out = sizeof ctx,
-                .repeat = 1);
+    LIBBPF_OPTS(bpf_test_run_opts, opts);
+    opts.data_in = frame.data();
+    opts.data_size_in = static_cast<uint32_t>(frame.size());
+    opts.ctx_in = &ctx;
+    opts.ctx_size_in = sizeof ctx;
+    opts.ctx_out = &ctx;
+    opts.ctx_size_out = sizeof ctx;
+    opts.repeat = 1;
     int err = bpf_prog_test_run_opts(dp_->prog_fd(), &opts);
     return {err ? -errno : 0, opts.retval, ctx.mark};
   }
@@ -122,6 +127,7 @@ class DatapathFixture : public ::testing::Test {
 
   std::vector<wanlb::FlowEntry> flows() const { return wanlb::read_flows(fd(wanlb::MapId::Flows)); }
   std::vector<uint64_t> counters() const { return wanlb::read_counters(fd(wanlb::MapId::Counters)); }
+  uint64_t counter(wanlb_counter c) const { return counters()[c]; }
   std::vector<wanlb_wan_stats> wan_stats() const { return wanlb::read_wan_stats(fd(wanlb::MapId::WanStats)); }
 
   std::unique_ptr<wanlb::Datapath> dp_;

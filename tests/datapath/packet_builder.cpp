@@ -76,7 +76,7 @@ Packet& Packet::udp(uint16_t sport, uint16_t dport) {
   return *this;
 }
 Packet& Packet::icmp(uint8_t type, uint16_t id) {
-  l4_ = L4::Icmp; proto_ = family_ == 6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP; icmp_type_ = type; sport_ = id;
+  l4_ = L4::Icmp; proto_ = family_ == 6 ? uint8_t{IPPROTO_ICMPV6} : uint8_t{IPPROTO_ICMP}; icmp_type_ = type; sport_ = id;
   return *this;
 }
 Packet& Packet::icmp_echo(uint16_t id, uint16_t seq) {
