@@ -30,16 +30,26 @@ n_before=$(jq length <<<"$before")
 assert_eq "tracked streams before restart" "$n_before" 8
 assert_eq "both WANs carry streams" "$(jq '[.[].wan] | unique | length' <<<"$before")" 2
 rules_before=$(lab exec rt ip rule show | sort)
+# Which WAN each address pair gets for new connections (both-addresses).
+pair_map() {
+    lab exec cl "$WANLB_LABCONN" burst --from "$(client_addrs 8)" --to "$(server_addrs 8)" --port "$PORT" \
+        --count 64 --pairs-out "$OUT/pairs" --json >/dev/null || fail "burst failed"
+    sort -u "$OUT/pairs"
+}
+pairs_before=$(pair_map)
 
 agent_stop
 sleep 2   # forwarding must go on with no agent at all
 agent_start "$CFG" agent2
 sleep 2
 
-after=$(wanlb_rt flows --json | jq -c '[.[] | select(.proto=="tcp" and .dport==18080) | {src,sport,wan}] | sort')
+# The same eight connections (by source address and port), and their WANs.
+after=$(wanlb_rt flows --json | jq -c --argjson b "$before" \
+    '[.[] | {src,sport,wan} | select(. as $f | $b | map({src,sport}) | index({src: $f.src, sport: $f.sport}))] | sort')
 assert_eq "flows and their WANs after restart" "$after" "$before"
 assert_eq "ip rules after restart (no duplicates)" "$(lab exec rt ip rule show | sort)" "$rules_before"
 assert_eq "routes in table 100" "$(lab exec rt ip route show table 100 | wc -l)" 1
+assert_eq "new connections: WAN of each address pair after restart" "$(pair_map)" "$pairs_before"
 grep -q "adopting the running data path" "/run/wanlb-lab/$LAB.agent2.log" || fail "agent2 did not adopt the data path"
 
 for p in "${pids[@]}"; do wait "$p" || true; done

@@ -4,6 +4,7 @@
 // for the host: if a field moves in one and not the other, maps silently
 // hold garbage. These numbers are computed by hand from the header; a change
 // here is a map ABI change (old pinned maps no longer fit).
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 
 #include <cstddef>
@@ -127,6 +128,27 @@ TEST(SharedLayout, JhashEveryInputBitMatters) {
         EXPECT_NE(wanlb_jhash_input(&in, seed), h) << "round " << round << " word " << word << " bit " << bit;
       }
     }
+  }
+}
+
+// Callers fill the struct field by field and hash it, as bpf/classify.h
+// does and as a user-space mirror of it would. The 16-bit port stores must
+// reach the hash although wanlb_jhash_input reads the struct as 32-bit
+// words: through a plain pointer cast that read breaks C++ strict aliasing,
+// and g++ -O2 then hashes the zeroes from before the stores. (noinline keeps
+// the pattern of a real helper function rather than of this test body.)
+__attribute__((noinline)) uint32_t hash_ports(uint16_t sport, uint16_t dport, uint32_t seed) {
+  wanlb_hash_input in{};
+  in.sport = htons(sport);
+  in.dport = htons(dport);
+  return wanlb_jhash_input(&in, seed);
+}
+
+TEST(SharedLayout, JhashSeesPortsSetThroughFields) {
+  const uint32_t seed = 1, h0 = hash_ports(0, 0, seed);
+  for (uint16_t port : {1, 443, 65535}) {
+    EXPECT_NE(hash_ports(port, 0, seed), h0) << "source port " << port << " ignored";
+    EXPECT_NE(hash_ports(0, port, seed), h0) << "destination port " << port << " ignored";
   }
 }
 

@@ -3,6 +3,7 @@
 #include "state_store.h"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -68,9 +69,14 @@ TEST_F(StateStoreTest, RoundTripCreatesPrivateDirectories) {
 }
 
 TEST_F(StateStoreTest, PathNamesTheNetworkNamespace) {
-  struct stat sb {};
-  ASSERT_EQ(stat("/proc/self/ns/net", &sb), 0);
-  EXPECT_EQ(state_path("/x"), "/x/netns-" + std::to_string(sb.st_ino) + ".json");
+  // Named by the netns cookie, which the kernel never reuses while up.
+  int sock = socket(AF_UNIX, SOCK_DGRAM, 0);
+  ASSERT_GE(sock, 0);
+  uint64_t cookie = 0;
+  socklen_t len = sizeof(cookie);
+  ASSERT_EQ(getsockopt(sock, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len), 0);
+  close(sock);
+  EXPECT_EQ(state_path("/x"), "/x/netns-" + std::to_string(cookie) + ".json");
   EXPECT_EQ(state_path().rfind("/run/wanlb/netns-", 0), 0u);
 }
 
