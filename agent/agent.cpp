@@ -76,6 +76,7 @@ class Agent {
   AppliedState state_;
   std::unique_ptr<Datapath> dp_;
   std::unique_ptr<Routing> routing_;
+  std::vector<wanlb_wan> applied_wans_;  // what sync_wans last wrote
 };
 
 void Agent::start() {
@@ -124,9 +125,23 @@ void Agent::start() {
 }
 
 void Agent::sync_wans() {
-  std::vector<wanlb_wan> wans = plan_wans(cfg_, ifindex_of);
-  write_wans(dp_->map_fd(MapId::Wans), wans);
-  size_t changed = sync_slots(dp_->map_fd(MapId::Slots), build_slot_table(slot_members(wans), WANLB_SLOT_COUNT));
+  std::vector<wanlb_wan> want = plan_wans(cfg_, ifindex_of);
+  // The periodic resync calls this every few seconds: nothing to do unless
+  // the WAN entries changed (an interface came back with a new ifindex...).
+  if (want.size() == applied_wans_.size() &&
+      std::memcmp(want.data(), applied_wans_.data(), want.size() * sizeof(wanlb_wan)) == 0)
+    return;
+  std::vector<wanlb_wan> have = read_wans(dp_->map_fd(MapId::Wans));
+  // Three steps so that no packet ever reads a slot naming a WAN whose entry
+  // is not up: first every WAN that is up before or after counts as up,
+  // then the slots move, then WANs that left are marked down.
+  std::vector<wanlb_wan> bridge = want;
+  for (uint32_t id = 1; id < bridge.size() && id < have.size(); id++)
+    if (have[id].flags & WANLB_WAN_F_UP && !(bridge[id].flags & WANLB_WAN_F_UP)) bridge[id] = have[id];
+  write_wans(dp_->map_fd(MapId::Wans), bridge);
+  size_t changed = sync_slots(dp_->map_fd(MapId::Slots), build_slot_table(slot_members(want), WANLB_SLOT_COUNT));
+  write_wans(dp_->map_fd(MapId::Wans), want);
+  applied_wans_ = want;
   if (changed) spdlog::info("slot table: {} of {} slots changed", changed, WANLB_SLOT_COUNT);
 }
 

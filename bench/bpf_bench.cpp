@@ -182,12 +182,10 @@ std::string table(const std::vector<Row>& rows, bool markdown) {
     out << buf;
   }
   for (const Row& r : rows) {
-    const char* fmt = markdown ? "| %s | %.1f | %.1f | %.2fx | <= %.0fx | %s |\n" : "%-24s %12.1f %12.1f %6.2fx %5s%.0fx  %s\n";
-    if (markdown)
-      std::snprintf(buf, sizeof buf, fmt, r.name.c_str(), r.wanlb_ns, r.empty_ns, r.ratio(), r.target, r.pass() ? "PASS" : "MISS");
-    else
-      std::snprintf(buf, sizeof buf, fmt, r.name.c_str(), r.wanlb_ns, r.empty_ns, r.ratio(), "<=", r.target,
-                    r.pass() ? "PASS" : "MISS");
+    std::string target = "<= " + std::to_string(static_cast<int>(r.target)) + "x";
+    const char* fmt = markdown ? "| %s | %.1f | %.1f | %.2fx | %s | %s |\n" : "%-24s %12.1f %12.1f %6.2fx %7s  %s\n";
+    std::snprintf(buf, sizeof buf, fmt, r.name.c_str(), r.wanlb_ns, r.empty_ns, r.ratio(), target.c_str(),
+                  r.pass() ? "PASS" : "MISS");
     out << buf;
   }
   return out.str();

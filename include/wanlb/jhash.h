@@ -47,9 +47,12 @@ struct wanlb_hash_input {
  * the BPF version loop-free). */
 static inline __u32 wanlb_jhash_input(const struct wanlb_hash_input *in, __u32 seed)
 {
-	const __u32 *k = (const __u32 *)in;
+	/* Copy, don't cast: reading the 16-bit port fields through a __u32
+	 * pointer breaks C++ strict aliasing (g++ -O2 then hashes stale ports). */
+	__u32 k[9];
 	__u32 a, b, c;
 
+	__builtin_memcpy(k, in, sizeof(k));
 	a = b = c = 0xdeadbeef + (9 << 2) + seed;
 	a += k[0]; b += k[1]; c += k[2];
 	WANLB_JHASH_MIX(a, b, c);
