@@ -1,6 +1,8 @@
 // Connected networks and local addresses from netlink. See connected.h.
 #include "connected.h"
 
+#include "nl_ptr.h"
+
 #include <netlink/cache.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
@@ -17,14 +19,8 @@ namespace wanlb {
 
 namespace {
 
-struct SockFree {
-  void operator()(nl_sock* s) const { nl_socket_free(s); }
-};
-struct CacheFree {
-  void operator()(nl_cache* c) const { nl_cache_free(c); }
-};
-using SockPtr = std::unique_ptr<nl_sock, SockFree>;
-using CachePtr = std::unique_ptr<nl_cache, CacheFree>;
+using SockPtr = NlSockPtr;
+using CachePtr = NlCachePtr;
 
 constexpr uint32_t kMainTable = 254;     // RT_TABLE_MAIN
 constexpr uint8_t kProtoKernel = 2;      // RTPROT_KERNEL: routes the kernel made for an address

@@ -7,6 +7,8 @@
 // A plain dump sees every entry of every table exactly as the kernel has it.
 #include "routing.h"
 
+#include "nl_ptr.h"
+
 #include <linux/fib_rules.h>
 #include <net/if.h>
 #include <netlink/msg.h>
@@ -27,19 +29,10 @@ namespace wanlb {
 
 namespace {
 
-struct ObjPut {
-  void operator()(void* o) const { nl_object_put(static_cast<nl_object*>(o)); }
-};
-struct AddrPut {
-  void operator()(nl_addr* a) const { nl_addr_put(a); }
-};
-struct CbPut {
-  void operator()(nl_cb* c) const { nl_cb_put(c); }
-};
-using ObjPtr = std::unique_ptr<nl_object, ObjPut>;
-using RulePtr = std::unique_ptr<rtnl_rule, ObjPut>;
-using RoutePtr = std::unique_ptr<rtnl_route, ObjPut>;
-using AddrPtr = std::unique_ptr<nl_addr, AddrPut>;
+using ObjPtr = NlObjPtr;
+using RulePtr = NlRulePtr;
+using RoutePtr = NlRoutePtr;
+using AddrPtr = NlAddrPtr;
 
 [[noreturn]] void fail(const std::string& what, int err) {
   throw std::runtime_error(what + ": " + nl_geterror(err));
@@ -114,7 +107,7 @@ std::vector<ObjPtr> dump(nl_sock* sk, int type, const void* hdr, size_t hdrlen, 
     // A private copy of the socket's callbacks, so ack/error handling stays
     // the default and only "valid message" goes to us.
     nl_cb* sock_cb = nl_socket_get_cb(sk);  // takes a reference
-    std::unique_ptr<nl_cb, CbPut> cb(nl_cb_clone(sock_cb));
+    NlCbPtr cb(nl_cb_clone(sock_cb));
     nl_cb_put(sock_cb);
     if (!cb) throw std::runtime_error("out of memory cloning a netlink callback");
     nl_cb_set(cb.get(), NL_CB_VALID, NL_CB_CUSTOM, on_valid, &out);

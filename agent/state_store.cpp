@@ -1,6 +1,8 @@
 // Applied-state file (JSON) under /run/wanlb. See state_store.h.
 #include "state_store.h"
 
+#include "file_util.h"
+
 #include <fstream>
 
 #include <fcntl.h>
@@ -80,24 +82,9 @@ void write_all(int fd, const std::string& data, const std::string& path) {
 
 // False if the file does not exist; throws on any other failure.
 bool read_file(const std::string& path, std::string* out) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return false;
-    fail("read", path, errno);
-  }
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      fail("read", path, err);
-    }
-    if (n == 0) break;
-    out->append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
+  int err = read_whole_file(path, out);
+  if (err == ENOENT) return false;
+  if (err != 0) fail("read", path, err);
   return true;
 }
 

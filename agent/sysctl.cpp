@@ -4,6 +4,8 @@
 // turned into slashes because interface names may contain them.
 #include "sysctl.h"
 
+#include "file_util.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -36,22 +38,8 @@ std::string path_of(const std::string& key) {
 }  // namespace
 
 std::string sysctl_get(const std::string& key) {
-  int fd = ::open(path_of(key).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail("read", key, errno);
   std::string out;
-  char buf[256];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      fail("read", key, err);
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
+  if (int err = read_whole_file(path_of(key), &out)) fail("read", key, err);
   return trim(out);
 }
 
