@@ -5,17 +5,24 @@
 #include <signal.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
-#include <chrono>
+#include <algorithm>
 #include <cstring>
+#include <optional>
 #include <spdlog/spdlog.h>
 
 #include "bpffs.h"
 #include "connected.h"
+#include "conntrack.h"
 #include "datapath.h"
+#include "failover.h"
+#include "health.h"
+#include "hooks.h"
 #include "map_io.h"
 #include "plan.h"
+#include "prober.h"
 #include "routing.h"
 #include "state_store.h"
 #include "sysctl.h"
@@ -24,12 +31,25 @@ namespace wanlb {
 
 namespace {
 
+constexpr uint64_t kNsPerMs = 1000000ULL;
+constexpr int kResyncMs = 5000;    // safety-net resync of routes and bypass
+constexpr int kMaxSleepMs = 20;    // poll granularity while probes are in flight
+
 int ifindex_of(const std::string& name) { return static_cast<int>(if_nametoindex(name.c_str())); }
 
-uint32_t fresh_seed() {
-  uint32_t seed = 0;
-  if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed)) seed = static_cast<uint32_t>(time(nullptr));
-  return seed;
+uint64_t clock_ns(clockid_t id) {
+  timespec ts{};
+  clock_gettime(id, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+uint64_t mono_ns() { return clock_ns(CLOCK_MONOTONIC); }
+uint64_t real_ms() { return clock_ns(CLOCK_REALTIME) / kNsPerMs; }
+
+template <typename T>
+T random_value() {
+  T v{};
+  if (getrandom(&v, sizeof(v), 0) != sizeof(v)) v = static_cast<T>(mono_ns());
+  return v;
 }
 
 // The kernel settings a router needs; every change is logged and recorded.
@@ -59,24 +79,54 @@ void apply_sysctls(const Config& cfg, AppliedState* state) {
   }
 }
 
+// One WAN at run time: what the config says plus what the system and the
+// prober tell us now.
+struct WanRuntime {
+  const WanConfig* cfg = nullptr;
+  int ifindex = 0;
+  std::optional<IpAddr> gateway;  // static, or resolved for `gateway: auto`
+  std::unique_ptr<HealthMachine> health;
+  uint64_t since_real_ms = 0;  // wall clock of the last state change, for status
+  std::string reason;
+  uint64_t next_round_ns = 0;
+  std::vector<IpAddr> addrs;  // last known addresses: the NAT source to flush on failure
+
+  bool probes() const { return cfg->probe.method != ProbeMethod::None; }
+};
+
 class Agent {
  public:
-  explicit Agent(const Config& cfg) : cfg_(cfg), state_path_(state_path()) {}
+  explicit Agent(const Config& cfg)
+      : cfg_(cfg), state_path_(state_path()), planner_(WANLB_SLOT_COUNT), hooks_(cfg.hook) {}
   void start();
   void loop();
   void stop();
 
  private:
+  void init_wans(const std::vector<wanlb_wan>& adopted);
+  wanlb_wan wan_entry(const WanRuntime& w) const;
+  void apply_wans();
   void sync_bypass_maps();
   void sync_routing();
-  void sync_wans();
+  void refresh_links(uint64_t now_ms);
+  void refresh_gateways(uint64_t now_ms);
+  void configure_prober();
+  void send_due_rounds(uint64_t now_ns);
+  void collect_rounds(uint64_t now_ns);
+  void note_change(WanRuntime& w, WanState old_state);
+  int poll_timeout_ms(uint64_t now_ns) const;
 
   const Config& cfg_;
   std::string state_path_;
   AppliedState state_;
   std::unique_ptr<Datapath> dp_;
   std::unique_ptr<Routing> routing_;
-  std::vector<wanlb_wan> applied_wans_;  // what sync_wans last wrote
+  std::unique_ptr<Prober> prober_;
+  std::vector<WanRuntime> wans_;
+  SlotPlanner planner_;
+  std::vector<uint32_t> applied_slots_;  // what wanlb_slots holds
+  HookRunner hooks_;
+  bool all_down_logged_ = false;
 };
 
 void Agent::start() {
@@ -90,23 +140,28 @@ void Agent::start() {
   std::string source;
   std::vector<std::string> log;
   bool adopt = open_running_maps(cfg_.bpffs_dir, &running, &source);
-  if (adopt) spdlog::info("adopting the running data path ({})", source);
   uint32_t seed = 0;
+  std::vector<wanlb_wan> adopted_wans;
   if (adopt) {
+    spdlog::info("adopting the running data path ({})", source);
     if (auto old = read_config(running[MapId::Config])) seed = old->hash_seed;
+    adopted_wans = read_wans(running[MapId::Wans]);
   }
-  if (seed == 0) seed = fresh_seed();
+  if (seed == 0) seed = random_value<uint32_t>();
   dp_ = std::make_unique<Datapath>(cfg_.flow_table_size, adopt ? &running : nullptr, &log);
   for (const auto& l : log) spdlog::info("{}", l);
 
   // Fill every map before the first packet can reach the program.
   write_config(dp_->map_fd(MapId::Config), plan_dp_config(cfg_, seed));
-  sync_wans();
+  init_wans(adopted_wans);
+  apply_wans();
   sync_bypass_maps();
 
   routing_ = std::make_unique<Routing>(static_cast<uint8_t>(cfg_.route_protocol));
   sync_routing();
   apply_sysctls(cfg_, &state_);
+  prober_ = std::make_unique<Prober>(random_value<uint64_t>());
+  configure_prober();
 
   dp_->pin(cfg_.bpffs_dir);
   state_.bpffs_dir = cfg_.bpffs_dir;
@@ -124,25 +179,81 @@ void Agent::start() {
                cfg_.bpffs_dir);
 }
 
-void Agent::sync_wans() {
-  std::vector<wanlb_wan> want = plan_wans(cfg_, ifindex_of);
-  // The periodic resync calls this every few seconds: nothing to do unless
-  // the WAN entries changed (an interface came back with a new ifindex...).
-  if (want.size() == applied_wans_.size() &&
-      std::memcmp(want.data(), applied_wans_.data(), want.size() * sizeof(wanlb_wan)) == 0)
-    return;
-  std::vector<wanlb_wan> have = read_wans(dp_->map_fd(MapId::Wans));
-  // Three steps so that no packet ever reads a slot naming a WAN whose entry
-  // is not up: first every WAN that is up before or after counts as up,
-  // then the slots move, then WANs that left are marked down.
+// Health starts from what a previous agent left in the map (a restart must
+// not flap anything); a WAN seen for the first time starts up, so that a
+// fresh start does not hold traffic back while the first rounds run.
+void Agent::init_wans(const std::vector<wanlb_wan>& adopted) {
+  uint64_t now_ms = mono_ns() / kNsPerMs;
+  wans_.resize(cfg_.wans.size());
+  for (size_t i = 0; i < cfg_.wans.size(); i++) {
+    WanRuntime& w = wans_[i];
+    w.cfg = &cfg_.wans[i];
+    if (w.cfg->has_gateway) w.gateway = w.cfg->gateway;
+    WanState initial = WanState::Up;
+    w.since_real_ms = real_ms();
+    w.reason = "agent started";
+    for (const auto& old : adopted) {
+      if (!(old.flags & WANLB_WAN_F_CONFIGURED) || w.cfg->name != old.name) continue;
+      initial = static_cast<WanState>(old.state);
+      w.since_real_ms = old.since_ms;
+      w.reason = std::string(old.reason, strnlen(old.reason, sizeof(old.reason)));
+    }
+    w.health = std::make_unique<HealthMachine>(w.cfg->probe, initial, now_ms);
+    // Stagger the first rounds so WANs do not probe in lockstep.
+    w.next_round_ns = mono_ns() + i * (w.cfg->probe.interval_ms * kNsPerMs) / cfg_.wans.size();
+  }
+  refresh_links(now_ms);
+  refresh_gateways(now_ms);
+}
+
+wanlb_wan Agent::wan_entry(const WanRuntime& w) const {
+  wanlb_wan e{};
+  std::snprintf(e.name, sizeof(e.name), "%s", w.cfg->name.c_str());
+  if (w.gateway) {
+    std::memcpy(e.gateway, w.gateway->bytes.data(), w.gateway->family == AF_INET ? 4 : 16);
+    e.gw_family = static_cast<uint8_t>(w.gateway->family);
+  }
+  e.ifindex = static_cast<uint32_t>(w.ifindex);
+  e.mark = w.cfg->mark;
+  e.table = w.cfg->table;
+  e.weight = w.cfg->weight;
+  e.tier = static_cast<uint8_t>(w.cfg->tier);
+  WanState s = w.health->state();
+  e.flags = WANLB_WAN_F_CONFIGURED | (keeps_flows(s) ? WANLB_WAN_F_UP : 0);
+  e.state = static_cast<uint32_t>(s);
+  e.rtt_us = w.health->rtt_us();
+  e.loss_ppm = w.health->loss_ppm();
+  e.since_ms = w.since_real_ms;
+  std::snprintf(e.reason, sizeof(e.reason), "%s", w.reason.c_str());
+  return e;
+}
+
+// Write WAN entries and slots so that no packet ever reads a slot naming a
+// WAN whose entry is not up: first every WAN that is up before or after
+// counts as up, then the slots move, then WANs that went down lose the flag.
+void Agent::apply_wans() {
+  int fd = dp_->map_fd(MapId::Wans);
+  std::vector<wanlb_wan> have = read_wans(fd);
+  std::vector<wanlb_wan> want(WANLB_MAX_WANS + 1);
+  std::vector<WanView> views;
+  for (const auto& w : wans_) {
+    want[w.cfg->id] = wan_entry(w);
+    views.push_back({w.cfg->id, w.cfg->name, w.cfg->weight, w.cfg->tier, w.health->state()});
+  }
   std::vector<wanlb_wan> bridge = want;
-  for (uint32_t id = 1; id < bridge.size() && id < have.size(); id++)
-    if (have[id].flags & WANLB_WAN_F_UP && !(bridge[id].flags & WANLB_WAN_F_UP)) bridge[id] = have[id];
-  write_wans(dp_->map_fd(MapId::Wans), bridge);
-  size_t changed = sync_slots(dp_->map_fd(MapId::Slots), build_slot_table(slot_members(want), WANLB_SLOT_COUNT));
-  write_wans(dp_->map_fd(MapId::Wans), want);
-  applied_wans_ = want;
+  for (uint32_t id = 1; id < bridge.size(); id++)
+    if ((have[id].flags & WANLB_WAN_F_UP) && (have[id].flags & WANLB_WAN_F_CONFIGURED) &&
+        std::strncmp(have[id].name, bridge[id].name, WANLB_WAN_NAME_LEN) == 0)
+      bridge[id].flags |= WANLB_WAN_F_UP;
+  write_wans(fd, bridge);
+  size_t changed = sync_slots(dp_->map_fd(MapId::Slots), planner_.table(views), &applied_slots_);
+  write_wans(fd, want);
   if (changed) spdlog::info("slot table: {} of {} slots changed", changed, WANLB_SLOT_COUNT);
+
+  bool all_down = active_set(views).tier == 0;
+  if (all_down && !all_down_logged_)
+    spdlog::warn("no WAN can carry traffic: new connections follow the main table until one comes back");
+  all_down_logged_ = all_down;
 }
 
 void Agent::sync_bypass_maps() {
@@ -162,9 +273,123 @@ void Agent::sync_bypass_maps() {
   if (purged) spdlog::info("bypass: {} flows to newly bypassed destinations released", purged);
 }
 
+// Rules and routes for the WANs as they are now: resolved gateways, and no
+// route for a WAN whose interface is gone or whose auto gateway is unknown.
 void Agent::sync_routing() {
-  RoutingPlan plan = plan_routing(cfg_, ifindex_of);
+  Config effective = cfg_;
+  effective.wans.clear();
+  for (const auto& w : wans_) {
+    if (w.ifindex == 0 || (w.cfg->gateway_auto && !w.gateway)) continue;
+    WanConfig c = *w.cfg;
+    c.has_gateway = w.gateway.has_value();
+    if (w.gateway) c.gateway = *w.gateway;
+    effective.wans.push_back(c);
+  }
+  RoutingPlan plan = plan_routing(effective, ifindex_of);
   for (const auto& line : routing_->reconcile(plan)) spdlog::info("{}", line);
+}
+
+// Carrier and presence of every WAN interface; remember its addresses
+// while it has them (they are the NAT source to flush when it fails).
+void Agent::refresh_links(uint64_t now_ms) {
+  for (auto& w : wans_) {
+    w.ifindex = ifindex_of(w.cfg->interface);
+    bool carrier = w.ifindex != 0 && interface_carrier(w.cfg->interface);
+    if (w.ifindex != 0) {
+      std::vector<IpAddr> addrs = interface_addresses(w.ifindex);
+      if (!addrs.empty()) w.addrs = addrs;
+    }
+    WanState old = w.health->state();
+    if (w.health->on_link(carrier, now_ms)) note_change(w, old);
+  }
+}
+
+void Agent::refresh_gateways(uint64_t now_ms) {
+  for (auto& w : wans_) {
+    if (!w.cfg->gateway_auto) continue;
+    std::optional<IpAddr> gw;
+    if (w.ifindex != 0) {
+      gw = main_default_gateway(w.ifindex, AF_INET);
+      if (!gw) gw = main_default_gateway(w.ifindex, AF_INET6);
+    }
+    if (gw == w.gateway) continue;
+    spdlog::info("WAN {}: gateway {} -> {} (main table default route on {})", w.cfg->name,
+                 w.gateway ? w.gateway->str() : "none", gw ? gw->str() : "none", w.cfg->interface);
+    w.gateway = gw;
+    WanState old = w.health->state();
+    if (w.health->on_gateway(gw.has_value(), now_ms)) note_change(w, old);
+  }
+}
+
+void Agent::configure_prober() {
+  std::vector<ProbeSpec> specs;
+  for (const auto& w : wans_) {
+    if (!w.probes() || w.ifindex == 0) continue;
+    ProbeSpec spec{w.cfg->id, w.cfg->interface, w.cfg->mark, w.cfg->probe.method, {}, w.cfg->probe.timeout_ms};
+    bool complete = true;
+    for (const auto& t : w.cfg->probe.targets) {
+      if (!t.is_gateway) spec.targets.push_back(t.addr);
+      else if (w.gateway) spec.targets.push_back(*w.gateway);
+      else complete = false;  // auto gateway not known yet: the WAN is down anyway
+    }
+    if (complete) specs.push_back(spec);
+  }
+  prober_->configure(specs);
+}
+
+void Agent::send_due_rounds(uint64_t now_ns) {
+  for (auto& w : wans_) {
+    if (!w.probes() || now_ns < w.next_round_ns) continue;
+    uint64_t interval = w.cfg->probe.interval_ms * kNsPerMs;
+    // Keep the cadence; after a stall, restart it from now instead of bursting.
+    w.next_round_ns = now_ns - w.next_round_ns > interval ? now_ns + interval : w.next_round_ns + interval;
+    if (w.health->link_ok() && w.ifindex != 0) prober_->send_round(w.cfg->id, now_ns);
+  }
+}
+
+void Agent::collect_rounds(uint64_t now_ns) {
+  for (const auto& done : prober_->collect(now_ns)) {
+    for (auto& w : wans_) {
+      if (w.cfg->id != done.wan_id) continue;
+      WanState old = w.health->state();
+      if (w.health->on_round(done.result, now_ns / kNsPerMs)) note_change(w, old);
+      else write_wan(dp_->map_fd(MapId::Wans), w.cfg->id, wan_entry(w));  // fresh RTT and loss for status
+    }
+  }
+}
+
+// A WAN changed state: maps first (traffic moves at once), then the
+// conntrack flush, the log line and the hook.
+void Agent::note_change(WanRuntime& w, WanState old_state) {
+  WanState now = w.health->state();
+  w.since_real_ms = real_ms();
+  w.reason = w.health->reason();
+  spdlog::info("WAN {}: {} -> {} ({})", w.cfg->name, state_name(old_state), state_name(now), w.reason);
+  if (dp_) apply_wans();
+  if (keeps_flows(old_state) && !keeps_flows(now) && !w.addrs.empty()) {
+    try {
+      size_t n = flush_conntrack_nated_to(w.addrs);
+      if (n) spdlog::info("WAN {}: flushed {} conntrack entries NATed to its address", w.cfg->name, n);
+    } catch (const std::exception& e) {
+      spdlog::warn("WAN {}: conntrack flush failed: {}", w.cfg->name, e.what());
+    }
+  }
+  hooks_.run({{"WANLB_WAN", w.cfg->name},
+              {"WANLB_INTERFACE", w.cfg->interface},
+              {"WANLB_OLD_STATE", state_name(old_state)},
+              {"WANLB_NEW_STATE", state_name(now)},
+              {"WANLB_REASON", w.reason}});
+}
+
+int Agent::poll_timeout_ms(uint64_t now_ns) const {
+  int timeout = kResyncMs;
+  for (const auto& w : wans_) {
+    if (!w.probes()) continue;
+    int due = w.next_round_ns > now_ns ? static_cast<int>((w.next_round_ns - now_ns) / kNsPerMs) : 0;
+    // Rounds in flight time out between sends: wake often enough to see it.
+    timeout = std::min({timeout, due, kMaxSleepMs});
+  }
+  return std::max(timeout, 0);
 }
 
 void Agent::loop() {
@@ -175,13 +400,14 @@ void Agent::loop() {
   sigprocmask(SIG_BLOCK, &mask, nullptr);
   Fd sfd(signalfd(-1, &mask, SFD_CLOEXEC));
   ConnectedWatcher watcher;
+  uint64_t last_resync_ns = mono_ns();
 
-  pollfd fds[2] = {{sfd.get(), POLLIN, 0}, {watcher.fd(), POLLIN, 0}};
   for (;;) {
-    // The 5 s timeout is a safety net: routes the kernel flushed (a WAN
-    // going down) are put back even if a notification was missed.
-    int n = poll(fds, 2, 5000);
+    std::vector<pollfd> fds = {{sfd.get(), POLLIN, 0}, {watcher.fd(), POLLIN, 0}};
+    for (int fd : prober_->fds()) fds.push_back({fd, POLLIN, 0});
+    int n = poll(fds.data(), fds.size(), poll_timeout_ms(mono_ns()));
     if (n < 0 && errno != EINTR) throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
+    uint64_t now = mono_ns();
     if (fds[0].revents & POLLIN) {
       signalfd_siginfo si{};
       if (read(sfd.get(), &si, sizeof(si)) == sizeof(si))
@@ -189,18 +415,28 @@ void Agent::loop() {
                      strsignal(static_cast<int>(si.ssi_signo)));
       return;
     }
-    if (fds[1].revents & POLLIN) {
-      watcher.drain();
-      usleep(50 * 1000);  // let a burst of address/route changes settle
-      watcher.drain();
-    }
+    for (size_t i = 2; i < fds.size(); i++)
+      if (fds[i].revents & POLLIN) prober_->on_readable(fds[i].fd, now);
+    collect_rounds(now);
+    send_due_rounds(now);
+    hooks_.reap(now / kNsPerMs);
+
+    unsigned changed = (fds[1].revents & POLLIN) ? watcher.drain() : 0;
+    bool resync = now - last_resync_ns >= kResyncMs * kNsPerMs;
+    if (!changed && !resync) continue;
     try {
+      // A carrier change acts at once; address and route changes come in
+      // bursts and are read as a whole.
+      if (changed & ConnectedWatcher::kLink || resync) refresh_links(now / kNsPerMs);
+      refresh_gateways(now / kNsPerMs);
+      configure_prober();
       sync_bypass_maps();
-      sync_wans();
+      apply_wans();
       sync_routing();
     } catch (const std::exception& e) {
       spdlog::warn("resync failed (will retry): {}", e.what());
     }
+    if (resync) last_resync_ns = now;
   }
 }
 

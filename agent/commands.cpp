@@ -5,6 +5,8 @@
 #include <time.h>
 
 #include <algorithm>
+#include <cstring>
+#include <ctime>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -12,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "datapath.h"
+#include "health.h"
 #include "map_io.h"
 #include "plan.h"
 #include "routing.h"
@@ -56,6 +59,16 @@ bool open_or_explain(const std::string& bpffs_dir, MapFds* maps, std::string* so
   std::cerr << "wanlb: no running data path in this network namespace (no pins under " << bpffs_dir
             << " and no wanlb program attached to any interface)\n";
   return false;
+}
+
+std::string format_time(uint64_t unix_ms) {
+  if (unix_ms == 0) return "-";
+  time_t t = static_cast<time_t>(unix_ms / 1000);
+  tm utc{};
+  gmtime_r(&t, &utc);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return buf;
 }
 
 const char* counter_name(int i) {
@@ -107,7 +120,14 @@ int cmd_status(const std::string& bpffs_dir, bool json) {
                            {"weight", w.weight},
                            {"configured_share", total_weight ? double(w.weight) / double(total_weight) : 0.0},
                            {"slot_share", double(slot_count[id]) / WANLB_SLOT_COUNT},
-                           {"state", (w.flags & WANLB_WAN_F_UP) ? "up" : "down"},
+                           {"tier", w.tier},
+                           {"state", state_name(static_cast<WanState>(w.state))},
+                           {"carries_flows", (w.flags & WANLB_WAN_F_UP) != 0},
+                           {"since", format_time(w.since_ms)},
+                           {"since_unix_ms", w.since_ms},
+                           {"reason", std::string(w.reason, strnlen(w.reason, sizeof(w.reason)))},
+                           {"rtt_ms", w.rtt_us / 1000.0},
+                           {"loss_percent", w.loss_ppm / 10000.0},
                            {"mark", w.mark},
                            {"table", w.table},
                            {"flows", flow_count[id]},
@@ -117,6 +137,9 @@ int cmd_status(const std::string& bpffs_dir, bool json) {
                            {"new_flows", stats[id].new_flows}});
   }
   for (int i = 0; i < WANLB_CNT_COUNT; i++) out["counters"][counter_name(i)] = counters[i];
+  bool any_slot = false;
+  for (const auto& [id, n] : slot_count) any_slot |= id != 0 && n > 0;
+  out["all_down"] = !any_slot;  // no WAN takes new connections: they follow the main table
   out["bypass"] = nlohmann::json::array();
   for (const auto& b : read_bypass(maps[MapId::Bypass4], maps[MapId::Bypass6])) {
     nlohmann::json origin = nlohmann::json::array();
@@ -132,15 +155,21 @@ int cmd_status(const std::string& bpffs_dir, bool json) {
   }
   std::printf("data path: %s; classifier %s; %zu flow entries\n", source.c_str(),
               out["classifier"].get<std::string>().c_str(), flows.size());
-  std::printf("%-15s %-12s %-20s %6s %7s %5s %8s %8s %12s %14s %10s\n", "WAN", "INTERFACE", "GATEWAY", "WEIGHT",
-              "SHARE", "STATE", "FLOWS", "ACTIVE", "PACKETS", "BYTES", "NEW_FLOWS");
-  for (const auto& w : out["wans"])
-    std::printf("%-15s %-12s %-20s %6u %6.2f%% %5s %8lu %8lu %12lu %14lu %10lu\n",
+  if (out["all_down"].get<bool>())
+    std::printf("ALL WANS DOWN: new connections are not balanced and follow the main table\n");
+  std::printf("%-15s %-10s %-16s %6s %4s %7s %-9s %8s %6s %8s %10s %14s %s\n", "WAN", "INTERFACE", "GATEWAY",
+              "WEIGHT", "TIER", "SHARE", "STATE", "RTT", "LOSS", "FLOWS", "PACKETS", "BYTES", "SINCE / REASON");
+  for (const auto& w : out["wans"]) {
+    char rtt[16];
+    std::snprintf(rtt, sizeof(rtt), "%.1fms", w["rtt_ms"].get<double>());
+    std::printf("%-15s %-10s %-16s %6u %4u %6.2f%% %-9s %8s %5.1f%% %8lu %10lu %14lu %s (%s)\n",
                 w["name"].get<std::string>().c_str(), w["interface"].get<std::string>().c_str(),
-                w["gateway"].get<std::string>().c_str(), w["weight"].get<uint32_t>(),
-                100.0 * w["configured_share"].get<double>(), w["state"].get<std::string>().c_str(),
-                w["flows"].get<uint64_t>(), w["active_flows"].get<uint64_t>(), w["packets"].get<uint64_t>(),
-                w["bytes"].get<uint64_t>(), w["new_flows"].get<uint64_t>());
+                w["gateway"].get<std::string>().c_str(), w["weight"].get<uint32_t>(), w["tier"].get<uint32_t>(),
+                100.0 * w["configured_share"].get<double>(), w["state"].get<std::string>().c_str(), rtt,
+                w["loss_percent"].get<double>(), w["flows"].get<uint64_t>(), w["packets"].get<uint64_t>(),
+                w["bytes"].get<uint64_t>(), w["since"].get<std::string>().c_str(),
+                w["reason"].get<std::string>().c_str());
+  }
   std::printf("counters:");
   for (int i = 0; i < WANLB_CNT_COUNT; i++) std::printf(" %s=%lu", counter_name(i), counters[i]);
   std::printf("\nbypass: %zu prefixes (config, connected networks, local addresses; --json lists them)\n",

@@ -131,6 +131,17 @@ bool parse_classifier(const std::string& name, wanlb_classifier* out) {
   return false;
 }
 
+// --------------------------------------------------------------- probing
+
+const char* probe_method_name(ProbeMethod m) {
+  switch (m) {
+    case ProbeMethod::Icmp: return "icmp";
+    case ProbeMethod::Arp: return "arp";
+    case ProbeMethod::None: return "none";
+  }
+  return "unknown";
+}
+
 // ---------------------------------------------------------------- parser
 
 namespace {
@@ -139,14 +150,22 @@ using YAML::Node;
 
 const std::vector<std::string> kTopKeys = {"lan",         "classifier",    "flow_table_size", "bypass",
                                            "mark_mask",   "first_table",   "rule_priority",   "route_protocol",
-                                           "bpffs_dir",   "wans"};
-const std::vector<std::string> kWanKeys = {"name", "interface", "gateway", "weight", "mark", "table"};
+                                           "bpffs_dir",   "hook",          "wans"};
+const std::vector<std::string> kWanKeys = {"name", "interface", "gateway", "tier", "weight", "mark", "table", "probe"};
+const std::vector<std::string> kProbeKeys = {"method", "targets",     "interval", "timeout",  "down",
+                                             "up",     "reliability", "max_loss", "max_rtt", "quality_window"};
+const std::vector<std::string> kProbeMethods = {"icmp", "arp", "none"};
 
 constexpr uint64_t kMaxFlowEntries = 16777216;
 constexpr uint64_t kMaxFirstTable = 0xfffffff0;
 constexpr uint64_t kMaxTable = 0xffffffff;
 constexpr size_t kMaxNameLen = WANLB_WAN_NAME_LEN - 1;  // wanlb_wan.name keeps a NUL
 constexpr size_t kMaxIfnameLen = 15;                     // IFNAMSIZ - 1
+constexpr uint32_t kMaxTier = 16;
+constexpr uint64_t kMinProbeMs = 10;          // interval, timeout
+constexpr uint64_t kMaxProbeMs = 60 * 1000;   // interval, timeout, max_rtt
+constexpr uint64_t kMaxWindowMs = 10 * 60 * 1000;
+constexpr uint64_t kPpmPerPercent = 10000;
 
 // One `key: value` of a mapping, or one item of a list, with what
 // messages need.
@@ -212,6 +231,41 @@ bool parse_uint(const std::string& s, uint64_t* out) {
   return true;
 }
 
+// "<digits>[.<digits>]<suffix>" split into an exact value in units of
+// 1/scale of the number: parse_decimal("1.5", 1000) = 1500. Returns false
+// for anything else (signs, exponents, ".5", "1.") and sets *inexact when
+// the fraction is finer than 1/scale. Integer part capped at 12 digits so
+// nothing overflows.
+bool parse_decimal(const std::string& s, uint64_t scale, uint64_t* out, bool* inexact) {
+  const size_t dot = s.find('.');
+  const std::string ip = s.substr(0, dot);
+  const std::string fp = dot == std::string::npos ? "" : s.substr(dot + 1);
+  auto digits = [](const std::string& d, size_t max) {
+    if (d.empty() || d.size() > max) return false;
+    for (char c : d)
+      if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+    return true;
+  };
+  if (!digits(ip, 12)) return false;
+  if (dot != std::string::npos && !digits(fp, 9)) return false;
+  uint64_t whole = std::stoull(ip);
+  uint64_t frac = fp.empty() ? 0 : std::stoull(fp);
+  uint64_t denom = 1;
+  for (size_t i = 0; i < fp.size(); i++) denom *= 10;
+  // scale <= 60000 and frac < 1e9: no overflow anywhere below.
+  *inexact = (frac * scale) % denom != 0;
+  *out = whole * scale + frac * scale / denom;
+  return true;
+}
+
+// 1500 -> "1500ms", 60000 -> "60s", 120000 -> "2m": how messages show
+// durations (60s rather than 1m, as the documented ranges say).
+std::string fmt_ms(uint64_t ms) {
+  if (ms > 60000 && ms % 60000 == 0) return std::to_string(ms / 60000) + "m";
+  if (ms >= 1000 && ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
 // Same rules as the kernel's dev_valid_name(); ':' included because
 // "eth0:1" is an address label, not an interface.
 bool valid_ifname(const std::string& s) {
@@ -271,6 +325,8 @@ class Parser {
   void require(const Fields& f, const std::string& key, const Field& map) const;
   std::string scalar(const Field& f, const char* what) const;
   uint64_t integer(const Field& f, uint64_t lo, uint64_t hi) const;
+  uint64_t duration_ms(const Field& f, uint64_t lo, uint64_t hi) const;
+  uint32_t percent_ppm(const Field& f) const;
   std::vector<Field> list(const Field& f) const;
 
   void parse_top(const Fields& f, Config* cfg);
@@ -280,7 +336,9 @@ class Parser {
   uint32_t parse_mask(const Field& f);
   void parse_wans(const Field& f, Config* cfg);
   WanConfig parse_wan(const Field& item, WanSource* ws) const;
-  IpAddr parse_gateway(const Field& f) const;
+  void parse_gateway(const Field& f, WanConfig* w) const;
+  void parse_probe(const Fields& wan_fields, const Field& item, WanConfig* w) const;
+  std::vector<ProbeTarget> parse_targets(const Field& f, const WanConfig& w) const;
 
   void check_names(const Config& cfg) const;
   void check_interfaces(const Config& cfg) const;
@@ -338,6 +396,46 @@ uint64_t Parser::integer(const Field& f, uint64_t lo, uint64_t hi) const {
   return v;
 }
 
+// "200ms", "1s", "1.5s", "2m": an exact number of milliseconds in lo..hi.
+uint64_t Parser::duration_ms(const Field& f, uint64_t lo, uint64_t hi) const {
+  const std::string text = scalar(f, "a duration");
+  size_t unit_at = 0;
+  while (unit_at < text.size() && (std::isdigit(static_cast<unsigned char>(text[unit_at])) || text[unit_at] == '.'))
+    unit_at++;
+  const std::string number = text.substr(0, unit_at);
+  const std::string unit = text.substr(unit_at);
+  uint64_t scale = 0;
+  if (unit == "ms") scale = 1;
+  else if (unit == "s") scale = 1000;
+  else if (unit == "m") scale = 60000;
+  bool unit_is_word = !unit.empty();
+  for (char c : unit) unit_is_word = unit_is_word && std::isalpha(static_cast<unsigned char>(c));
+  uint64_t ms = 0;
+  bool inexact = false;
+  if (!parse_decimal(number, scale ? scale : 1, &ms, &inexact) || (!scale && !unit.empty() && !unit_is_word))
+    fail(f.line, f.path, "expected a duration such as 200ms, 1s, 1.5s or 2m, got '" + text + "'");
+  if (unit.empty()) fail(f.line, f.path, "'" + text + "' needs a unit (ms, s, m), e.g. " + number + "ms");
+  if (!scale) fail(f.line, f.path, "'" + text + "': unknown unit '" + unit + "' (allowed: ms, s, m)");
+  if (inexact) fail(f.line, f.path, "'" + text + "' is not a whole number of milliseconds");
+  if (ms < lo || ms > hi) fail(f.line, f.path, text + " is out of range " + fmt_ms(lo) + ".." + fmt_ms(hi));
+  return ms;
+}
+
+// "5%", "2.5%", "0%" (off) .. "100%", as parts per million.
+uint32_t Parser::percent_ppm(const Field& f) const {
+  const std::string text = scalar(f, "a percentage");
+  const bool has_sign = !text.empty() && text.back() == '%';
+  const std::string number = has_sign ? text.substr(0, text.size() - 1) : text;
+  uint64_t ppm = 0;
+  bool inexact = false;
+  if (!parse_decimal(number, kPpmPerPercent, &ppm, &inexact))
+    fail(f.line, f.path, "expected a percentage such as 5% or 2.5%, got '" + text + "'");
+  if (!has_sign) fail(f.line, f.path, "'" + text + "' needs a % sign, e.g. " + text + "%");
+  if (inexact) fail(f.line, f.path, "'" + text + "' is finer than 0.0001%");
+  if (ppm > 100 * kPpmPerPercent) fail(f.line, f.path, text + " is out of range 0%..100%");
+  return uint32_t(ppm);
+}
+
 std::vector<Field> Parser::list(const Field& f) const {
   if (!f.value.IsSequence()) fail(f.line, f.path, "expected a list, got " + describe(f.value));
   std::vector<Field> items;
@@ -379,6 +477,14 @@ void Parser::parse_top(const Fields& f, Config* cfg) {
     cfg->bpffs_dir = scalar(f.at("bpffs_dir"), "a path");
     if (cfg->bpffs_dir.empty() || cfg->bpffs_dir[0] != '/')
       fail(f.at("bpffs_dir").line, "bpffs_dir", "'" + cfg->bpffs_dir + "' is not an absolute path");
+  }
+  if (has("hook")) {
+    // Run without a shell and from whatever directory the agent has: only
+    // an absolute path means one thing. Existence is checked when it runs
+    // (a missing hook is logged), so a config can be checked elsewhere.
+    cfg->hook = scalar(f.at("hook"), "an absolute path");
+    if (cfg->hook.empty() || cfg->hook[0] != '/')
+      fail(f.at("hook").line, "hook", "'" + cfg->hook + "' is not an absolute path");
   }
   parse_wans(f.at("wans"), cfg);
 }
@@ -463,10 +569,8 @@ WanConfig Parser::parse_wan(const Field& item, WanSource* ws) const {
   if (!valid_ifname(w.interface))
     fail(w.interface_line, f.at("interface").path,
          "'" + w.interface + "' is not a valid interface name (1..15 chars, no '/', ':' or spaces)");
-  if (f.count("gateway")) {
-    w.gateway = parse_gateway(f.at("gateway"));
-    w.has_gateway = true;
-  }
+  if (f.count("gateway")) parse_gateway(f.at("gateway"), &w);
+  if (f.count("tier")) w.tier = uint32_t(integer(f.at("tier"), 1, kMaxTier));
   if (f.count("weight")) w.weight = uint32_t(integer(f.at("weight"), 1, 1000));
   if (f.count("mark")) {
     w.mark = uint32_t(integer(f.at("mark"), 0, 0xffffffff));
@@ -476,18 +580,134 @@ WanConfig Parser::parse_wan(const Field& item, WanSource* ws) const {
     w.table = uint32_t(integer(f.at("table"), 0, kMaxTable));
     ws->table_line = f.at("table").line;
   }
+  parse_probe(f, item, &w);  // last: its checks look at the gateway
   return w;
 }
 
-IpAddr Parser::parse_gateway(const Field& f) const {
-  const std::string text = scalar(f, "an address");
+void Parser::parse_gateway(const Field& f, WanConfig* w) const {
+  const std::string text = scalar(f, "an address or 'auto'");
+  if (text == "auto") {
+    w->gateway_auto = true;  // resolved at run time from the main table
+    return;
+  }
   IpAddr a;
-  if (!parse_ip(text, &a)) fail(f.line, f.path, "'" + text + "' is not an IPv4 or IPv6 address");
+  if (!parse_ip(text, &a)) fail(f.line, f.path, "'" + text + "' is not an IPv4 or IPv6 address (or 'auto')");
   // All-zero means "point-to-point" in the wanlb_wan map; say so instead
   // of letting 0.0.0.0 quietly mean that.
   if (a.bytes == std::array<uint8_t, 16>{})
     fail(f.line, f.path, "'" + text + "' is the unspecified address; omit gateway for a point-to-point link");
-  return a;
+  w->gateway = a;
+  w->has_gateway = true;
+}
+
+std::vector<ProbeTarget> Parser::parse_targets(const Field& f, const WanConfig& w) const {
+  const std::vector<Field> items = list(f);
+  if (items.empty()) fail(f.line, f.path, "must list at least one target ('gateway' or an address)");
+  std::vector<ProbeTarget> out;
+  for (size_t i = 0; i < items.size(); i++) {
+    const Field& item = items[i];
+    const std::string text = scalar(item, "'gateway' or an address");
+    ProbeTarget t;
+    if (text == "gateway") {
+      t.is_gateway = true;
+    } else {
+      if (!parse_ip(text, &t.addr))
+        fail(item.line, item.path, "'" + text + "' is neither 'gateway' nor an IPv4 or IPv6 address");
+      if (t.addr.bytes == std::array<uint8_t, 16>{})
+        fail(item.line, item.path, "'" + text + "' is the unspecified address");
+    }
+    for (size_t j = 0; j < out.size(); j++) {
+      // The gateway written out as an address next to `gateway` would be
+      // probed twice per round and count twice towards reliability.
+      const bool same_as_gateway = w.has_gateway && ((t.is_gateway && !out[j].is_gateway && out[j].addr == w.gateway) ||
+                                                     (!t.is_gateway && out[j].is_gateway && t.addr == w.gateway));
+      if (out[j] == t || same_as_gateway)
+        fail(item.line, item.path, "duplicate target '" + text + "' (also " + f.path + "[" + std::to_string(j) + "]" +
+                                       (same_as_gateway ? ", the gateway " + w.gateway.str() : std::string()) + ")");
+    }
+    out.push_back(t);
+  }
+  return out;
+}
+
+// The `probe:` block, then the checks that need the WAN's gateway. Runs
+// after the gateway is parsed.
+void Parser::parse_probe(const Fields& wan_fields, const Field& item, WanConfig* w) const {
+  const std::string wan = item.path;  // "wans[1]"
+  ProbeConfig& p = w->probe;
+  auto pf = wan_fields.find("probe");
+  Fields f;
+  int probe_line = item.line;
+  if (pf != wan_fields.end()) {
+    probe_line = pf->second.line;
+    // `probe:` with every key commented out is a null: all defaults.
+    if (!pf->second.value.IsNull()) f = fields(pf->second, kProbeKeys);
+  }
+  auto has = [&](const char* k) { return f.count(k) != 0; };
+
+  if (has("method")) {
+    const Field& m = f.at("method");
+    const std::string name = scalar(m, "a probe method");
+    if (name == "icmp") p.method = ProbeMethod::Icmp;
+    else if (name == "arp") p.method = ProbeMethod::Arp;
+    else if (name == "none") p.method = ProbeMethod::None;
+    else fail(m.line, m.path, "unknown method '" + name + "' (allowed: " + join(kProbeMethods) + ")");
+  }
+  if (has("targets")) p.targets = parse_targets(f.at("targets"), *w);
+  if (has("interval")) p.interval_ms = uint32_t(duration_ms(f.at("interval"), kMinProbeMs, kMaxProbeMs));
+  if (has("timeout")) p.timeout_ms = uint32_t(duration_ms(f.at("timeout"), kMinProbeMs, kMaxProbeMs));
+  if (has("down")) p.down = uint32_t(integer(f.at("down"), 1, 100));
+  if (has("up")) p.up = uint32_t(integer(f.at("up"), 1, 1000));
+  if (has("max_loss")) p.max_loss_ppm = percent_ppm(f.at("max_loss"));
+  if (has("max_rtt")) p.max_rtt_ms = uint32_t(duration_ms(f.at("max_rtt"), 0, kMaxProbeMs));
+  if (has("quality_window")) p.quality_window_ms = uint32_t(duration_ms(f.at("quality_window"), kMinProbeMs, kMaxWindowMs));
+
+  // Method against gateway. `none` probes nothing: targets are ignored.
+  if (p.method == ProbeMethod::Arp) {
+    const Field& m = f.at("method");
+    if (!w->gateway_auto && !(w->has_gateway && w->gateway.family == AF_INET))
+      fail(m.line, m.path,
+           "arp needs an IPv4 gateway or 'gateway: auto', but " + wan +
+               (w->has_gateway ? " has the IPv6 gateway " + w->gateway.str() : " has no gateway (point-to-point)") +
+               "; use method icmp");
+    if (has("targets") && !(p.targets.size() == 1 && p.targets[0].is_gateway))
+      fail(f.at("targets").line, f.at("targets").path,
+           "arp probes only the gateway: targets must be [gateway] (or left out)");
+  }
+  if (p.method == ProbeMethod::Icmp && !w->has_gateway && !w->gateway_auto) {
+    for (size_t i = 0; i < p.targets.size(); i++) {
+      if (!p.targets[i].is_gateway) continue;
+      const std::string fix = "; list the addresses to probe or use method none";
+      if (!has("targets"))
+        fail(probe_line, wan + ".probe.targets",
+             "the default target 'gateway' needs a gateway, but " + wan + " has none (point-to-point)" + fix);
+      const Field& t = f.at("targets");
+      const std::vector<Field> items = list(t);
+      fail(items[i].line, items[i].path, "'gateway' but " + wan + " has no gateway (point-to-point)" + fix);
+    }
+  }
+
+  if (has("reliability")) {
+    // Answers needed per round: more than there are targets could never pass.
+    const Field& r = f.at("reliability");
+    const uint64_t n = p.targets.size();
+    const std::string text = scalar(r, "an integer");
+    uint64_t v = 0;
+    if (!parse_uint(text, &v)) fail(r.line, r.path, "expected an integer (decimal or 0x hex), got '" + text + "'");
+    if (v < 1 || v > n)
+      fail(r.line, r.path,
+           text + " is out of range 1.." + std::to_string(n) + " (answers needed per round from " +
+               std::to_string(n) + (n == 1 ? " target)" : " targets)"));
+    p.reliability = uint32_t(v);
+  }
+  if (p.quality_window_ms < p.interval_ms) {
+    if (has("quality_window"))
+      fail(f.at("quality_window").line, f.at("quality_window").path,
+           fmt_ms(p.quality_window_ms) + " is shorter than interval (" + fmt_ms(p.interval_ms) + ")");
+    fail(f.at("interval").line, f.at("interval").path,
+         fmt_ms(p.interval_ms) + " is longer than the default quality_window (" + fmt_ms(p.quality_window_ms) +
+             "); raise quality_window too");
+  }
 }
 
 void Parser::check_names(const Config& cfg) const {

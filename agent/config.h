@@ -51,11 +51,40 @@ bool parse_prefix(const std::string& text, Prefix* out, std::string* why);
 const char* classifier_name(wanlb_classifier c);
 bool parse_classifier(const std::string& name, wanlb_classifier* out);
 
+enum class ProbeMethod { Icmp, Arp, None };
+const char* probe_method_name(ProbeMethod m);  // "icmp", "arp", "none"
+
+// One probe target: the WAN's gateway (whatever it currently is, including a
+// `gateway: auto` one) or a fixed address beyond it.
+struct ProbeTarget {
+  bool is_gateway = false;
+  IpAddr addr;  // when !is_gateway
+  bool operator==(const ProbeTarget& o) const { return is_gateway == o.is_gateway && (is_gateway || addr == o.addr); }
+};
+
+// `probe:` block of a WAN. Every key has a default.
+struct ProbeConfig {
+  ProbeMethod method = ProbeMethod::Icmp;
+  std::vector<ProbeTarget> targets{ProbeTarget{true, {}}};  // [gateway]
+  uint32_t interval_ms = 200;       // 10ms..60s: one round every interval
+  uint32_t timeout_ms = 500;        // 10ms..60s: a probe unanswered after this is lost
+  uint32_t down = 3;                // 1..100 failed rounds in a row -> down
+  uint32_t up = 10;                 // 1..1000 passed rounds in a row -> up
+  uint32_t reliability = 1;         // 1..targets.size(): answers needed for a round to pass
+  uint32_t max_loss_ppm = 0;        // "max_loss: 5%" = 50000 ppm; 0 = off
+  uint32_t max_rtt_ms = 0;          // 0 = off
+  uint32_t quality_window_ms = 10000;  // sliding window for max_loss / max_rtt (>= interval)
+};
+
 struct WanConfig {
   std::string name;       // 1..15 chars, [A-Za-z0-9_.-], unique
   std::string interface;  // Linux interface name
   bool has_gateway = false;
   IpAddr gateway;         // when has_gateway; else route via the device (PPPoE etc.)
+  bool gateway_auto = false;  // `gateway: auto`: follow the main table's default route on `interface`
+                              // (has_gateway is false then; the agent resolves it at run time)
+  uint32_t tier = 1;      // 1..16: traffic uses the lowest tier that has a live WAN
+  ProbeConfig probe;
   uint32_t weight = 1;    // 1..1000
   uint32_t id = 0;        // WAN id in the data path: 1-based position in `wans`
   uint32_t mark = 0;      // resolved: explicit `mark`, or id << ctz(mark_mask)
@@ -76,6 +105,7 @@ struct Config {
   uint32_t rule_priority = 1000;     // 1..32765 (before main's 32766)
   uint32_t route_protocol = 201;     // rtnetlink protocol stamped on our rules/routes, 5..254
   std::string bpffs_dir = "/sys/fs/bpf/wanlb";  // where maps and program are pinned
+  std::string hook;                  // optional absolute path run on every WAN state change
   std::vector<WanConfig> wans;       // 1..WANLB_MAX_WANS
 };
 

@@ -3,6 +3,13 @@
 
 #include "nl_ptr.h"
 
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+
 #include <netlink/cache.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
@@ -111,6 +118,58 @@ void read_addrs(nl_sock* sk, ConnectedSet* out) {
 
 }  // namespace
 
+std::optional<IpAddr> main_default_gateway(int ifindex, int family) {
+  SockPtr sk = connect_route();
+  nl_cache* raw = nullptr;
+  int err = rtnl_route_alloc_cache(sk.get(), family, 0, &raw);
+  if (err < 0) fail("cannot dump routes", err);
+  CachePtr cache(raw);
+  std::optional<IpAddr> best;
+  uint32_t best_metric = UINT32_MAX;
+  for (nl_object* o = nl_cache_get_first(raw); o; o = nl_cache_get_next(o)) {
+    auto* r = reinterpret_cast<rtnl_route*>(o);
+    nl_addr* dst = rtnl_route_get_dst(r);
+    if (rtnl_route_get_table(r) != kMainTable || (dst && nl_addr_get_prefixlen(dst) != 0)) continue;
+    if (rtnl_route_get_nnexthops(r) != 1) continue;
+    rtnl_nexthop* nh = rtnl_route_nexthop_n(r, 0);
+    nl_addr* gw = rtnl_route_nh_get_gateway(nh);
+    Prefix p;
+    if (rtnl_route_nh_get_ifindex(nh) != ifindex || !gw || !to_prefix(gw, nl_addr_get_len(gw) * 8, &p)) continue;
+    // Several defaults on one interface: the one the kernel prefers (lowest metric).
+    if (rtnl_route_get_priority(r) >= best_metric) continue;
+    best_metric = rtnl_route_get_priority(r);
+    best = p.addr;
+  }
+  return best;
+}
+
+std::vector<IpAddr> interface_addresses(int ifindex) {
+  SockPtr sk = connect_route();
+  nl_cache* raw = nullptr;
+  int err = rtnl_addr_alloc_cache(sk.get(), &raw);
+  if (err < 0) fail("cannot dump addresses", err);
+  CachePtr cache(raw);
+  std::vector<IpAddr> out;
+  for (nl_object* o = nl_cache_get_first(raw); o; o = nl_cache_get_next(o)) {
+    auto* a = reinterpret_cast<rtnl_addr*>(o);
+    nl_addr* local = rtnl_addr_get_local(a);
+    Prefix p;
+    if (rtnl_addr_get_ifindex(a) != ifindex || !local || !to_prefix(local, nl_addr_get_len(local) * 8, &p)) continue;
+    if (!is_v6_link_local(p)) out.push_back(p.addr);
+  }
+  return out;
+}
+
+bool interface_carrier(const std::string& ifname) {
+  int sock = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return false;
+  ifreq ifr{};
+  std::snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname.c_str());
+  bool ok = ::ioctl(sock, SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & IFF_UP) && (ifr.ifr_flags & IFF_RUNNING);
+  ::close(sock);
+  return ok;
+}
+
 ConnectedSet read_connected() {
   SockPtr sk = connect_route();
   ConnectedSet set;
@@ -123,12 +182,14 @@ ConnectedSet read_connected() {
 
 struct ConnectedWatcher::Impl {
   SockPtr sk;
-  int seen = 0;  // messages counted by on_valid during one drain()
+  unsigned seen = 0;  // ConnectedWatcher::k* bits of the messages of one drain()
 };
 
 namespace {
-int count_message(nl_msg*, void* arg) {
-  ++*static_cast<int*>(arg);
+int note_message(nl_msg* msg, void* arg) {
+  uint16_t type = nlmsg_hdr(msg)->nlmsg_type;
+  bool link = type == RTM_NEWLINK || type == RTM_DELLINK;
+  *static_cast<unsigned*>(arg) |= link ? ConnectedWatcher::kLink : ConnectedWatcher::kAddrRoute;
   return NL_OK;
 }
 }  // namespace
@@ -140,7 +201,7 @@ ConnectedWatcher::ConnectedWatcher() : impl_(new Impl) {
   if (!sk) throw std::runtime_error("cannot allocate a netlink socket");
   // Notifications are not replies to our requests: no sequence numbers to check.
   nl_socket_disable_seq_check(sk);
-  nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, count_message, &impl_->seen);
+  nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, note_message, &impl_->seen);
   int err = nl_connect(sk, NETLINK_ROUTE);
   if (err < 0) fail("cannot open rtnetlink socket", err);
   err = nl_socket_add_memberships(sk, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR, RTNLGRP_IPV4_ROUTE,
@@ -155,7 +216,7 @@ ConnectedWatcher::~ConnectedWatcher() { delete impl_; }
 
 int ConnectedWatcher::fd() const { return nl_socket_get_fd(impl_->sk.get()); }
 
-bool ConnectedWatcher::drain() {
+unsigned ConnectedWatcher::drain() {
   impl_->seen = 0;
   nl_sock* sk = impl_->sk.get();
   for (;;) {
@@ -168,10 +229,10 @@ bool ConnectedWatcher::drain() {
     if (n == 0 || n == -NLE_AGAIN) break;
     // Anything else (typically ENOBUFS -> NLE_NOMEM: the kernel dropped
     // notifications because we were slow) means we no longer know what
-    // changed, so the caller must re-read.
-    return true;
+    // changed, so the caller must re-read everything.
+    return kLink | kAddrRoute;
   }
-  return impl_->seen > 0;
+  return impl_->seen;
 }
 
 }  // namespace wanlb

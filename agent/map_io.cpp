@@ -66,7 +66,7 @@ void write_wans(int fd, const std::vector<wanlb_wan>& by_id) {
   for (uint32_t id = 0; id <= WANLB_MAX_WANS; id++) {
     wanlb_wan w{};
     if (id < by_id.size()) w = by_id[id];
-    update(fd, &id, &w, "wanlb_wans");
+    write_wan(fd, id, w);
   }
 }
 
@@ -76,16 +76,26 @@ std::vector<wanlb_wan> read_wans(int fd) {
   return out;
 }
 
-size_t sync_slots(int fd, const std::vector<uint32_t>& table) {
-  std::vector<uint32_t> current = read_slots(fd);
-  size_t changed = 0;
-  for (uint32_t slot = 0; slot < table.size() && slot < current.size(); slot++) {
-    if (current[slot] == table[slot]) continue;
-    update(fd, &slot, &table[slot], "wanlb_slots");
-    changed++;
+size_t sync_slots(int fd, const std::vector<uint32_t>& table, std::vector<uint32_t>* current) {
+  if (current->size() != table.size()) *current = read_slots(fd);
+  std::vector<uint32_t> keys, values;
+  for (uint32_t slot = 0; slot < table.size() && slot < current->size(); slot++) {
+    if ((*current)[slot] == table[slot]) continue;
+    keys.push_back(slot);
+    values.push_back(table[slot]);
   }
-  return changed;
+  if (keys.empty()) return 0;
+  // One syscall for the whole change (a failover rewrites up to the whole
+  // table); each element is still written as one 4-byte store.
+  uint32_t count = static_cast<uint32_t>(keys.size());
+  if (bpf_map_update_batch(fd, keys.data(), values.data(), &count, nullptr) != 0) {
+    for (size_t i = count; i < keys.size(); i++) update(fd, &keys[i], &values[i], "wanlb_slots");
+  }
+  for (size_t i = 0; i < keys.size(); i++) (*current)[keys[i]] = values[i];
+  return keys.size();
 }
+
+void write_wan(int fd, uint32_t id, const wanlb_wan& wan) { update(fd, &id, &wan, "wanlb_wans"); }
 
 std::vector<uint32_t> read_slots(int fd) {
   std::vector<uint32_t> out(WANLB_SLOT_COUNT, 0);

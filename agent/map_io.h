@@ -33,8 +33,10 @@ std::vector<wanlb_wan> read_wans(int fd);
 
 // Write only the entries that differ from `table`; returns how many changed.
 // Each entry is one atomic 4-byte store, so a packet sees the old or the new
-// WAN of a slot, never something in between.
-size_t sync_slots(int fd, const std::vector<uint32_t>& table);
+// WAN of a slot, never something in between. `current` caches what the map
+// holds (read from the map when empty) so a failover costs only the writes.
+size_t sync_slots(int fd, const std::vector<uint32_t>& table, std::vector<uint32_t>* current);
+void write_wan(int fd, uint32_t id, const wanlb_wan& wan);
 std::vector<uint32_t> read_slots(int fd);
 
 // Per-CPU values summed over possible CPUs.

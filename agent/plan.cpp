@@ -4,8 +4,10 @@
 
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <sstream>
 
+#include "failover.h"
 #include "routing.h"
 
 namespace wanlb {
@@ -51,15 +53,40 @@ std::vector<BypassEntry> plan_bypass(const Config& cfg, const ConnectedSet& conn
   return out;
 }
 
+namespace {
+
+std::string gateway_text(const WanConfig& w) {
+  if (w.gateway_auto) return "auto (main table default)";
+  return w.has_gateway ? w.gateway.str() : "(point-to-point)";
+}
+
+std::string probe_text(const WanConfig& w) {
+  const ProbeConfig& p = w.probe;
+  if (p.method == ProbeMethod::None) return "none (carrier only)";
+  std::string targets;
+  for (const auto& t : p.targets) targets += (targets.empty() ? "" : ", ") + (t.is_gateway ? "gateway" : t.addr.str());
+  char buf[256];
+  std::snprintf(buf, sizeof(buf), "%s [%s] every %ums, timeout %ums, down after %u, up after %u, reliability %u",
+                probe_method_name(p.method), targets.c_str(), p.interval_ms, p.timeout_ms, p.down, p.up,
+                p.reliability);
+  std::string out = buf;
+  if (p.max_loss_ppm) out += ", max_loss " + std::to_string(p.max_loss_ppm / 10000.0).substr(0, 5) + "%";
+  if (p.max_rtt_ms) out += ", max_rtt " + std::to_string(p.max_rtt_ms) + "ms";
+  return out;
+}
+
+}  // namespace
+
 std::string describe_plan(const Config& cfg) {
-  std::vector<SlotMember> members;
-  for (const auto& w : cfg.wans) members.push_back({w.id, w.name, w.weight});
-  std::vector<uint32_t> quota = slot_quota(members, WANLB_SLOT_COUNT);
-  uint32_t total_weight = 0;
-  for (const auto& w : cfg.wans) total_weight += w.weight;
+  // The slot table with every WAN up: the lowest tier owns it.
+  std::vector<WanView> views;
+  for (const auto& w : cfg.wans) views.push_back({w.id, w.name, w.weight, w.tier, WanState::Up});
+  SlotPlanner planner(WANLB_SLOT_COUNT);
+  std::map<uint32_t, uint32_t> slots;
+  for (uint32_t id : planner.table(views)) slots[id]++;
 
   std::ostringstream out;
-  char line[256];
+  char line[320];
   out << "config " << cfg.source << ": valid\n";
   out << "lan: ";
   for (size_t i = 0; i < cfg.lan.size(); i++) out << (i ? ", " : "") << cfg.lan[i];
@@ -67,19 +94,21 @@ std::string describe_plan(const Config& cfg) {
   std::snprintf(line, sizeof(line), "flow table: %u entries; mark mask 0x%08x; rule priority %u; route protocol %u\n",
                 cfg.flow_table_size, cfg.mark_mask, cfg.rule_priority, cfg.route_protocol);
   out << line;
-  std::snprintf(line, sizeof(line), "%-3s %-15s %-15s %-39s %6s %8s %12s %6s %8s\n", "ID", "WAN", "INTERFACE",
-                "GATEWAY", "WEIGHT", "SHARE", "MARK", "TABLE", "SLOTS");
+  std::snprintf(line, sizeof(line), "%-3s %-15s %-12s %-26s %6s %4s %8s %10s %6s %8s\n", "ID", "WAN", "INTERFACE",
+                "GATEWAY", "WEIGHT", "TIER", "SHARE", "MARK", "TABLE", "SLOTS");
   out << line;
-  for (size_t i = 0; i < cfg.wans.size(); i++) {
-    const auto& w = cfg.wans[i];
-    std::string gw = w.has_gateway ? w.gateway.str() : "(point-to-point: via device)";
+  for (const auto& w : cfg.wans) {
     char mark[16];
     std::snprintf(mark, sizeof(mark), "0x%x", w.mark);
-    std::snprintf(line, sizeof(line), "%-3u %-15s %-15s %-39s %6u %7.2f%% %12s %6u %8u\n", w.id, w.name.c_str(),
-                  w.interface.c_str(), gw.c_str(), w.weight, 100.0 * w.weight / total_weight, mark, w.table,
-                  quota[i]);
+    std::snprintf(line, sizeof(line), "%-3u %-15s %-12s %-26s %6u %4u %7.2f%% %10s %6u %8u\n", w.id, w.name.c_str(),
+                  w.interface.c_str(), gateway_text(w).c_str(), w.weight, w.tier,
+                  100.0 * slots[w.id] / WANLB_SLOT_COUNT, mark, w.table, slots[w.id]);
     out << line;
   }
+  out << "(SHARE: of new connections while every WAN is up; a higher tier takes over only when every WAN of the "
+         "lower tiers is down)\n";
+  out << "probes:\n";
+  for (const auto& w : cfg.wans) out << "  " << w.name << ": " << probe_text(w) << "\n";
   out << "rules:\n";
   for (const auto& w : cfg.wans) {
     std::snprintf(line, sizeof(line), "  ip rule add fwmark 0x%x/0x%x lookup %u pref %u proto %u   # %s, IPv4 and IPv6\n",
@@ -88,7 +117,8 @@ std::string describe_plan(const Config& cfg) {
   }
   out << "routes:\n";
   for (const auto& w : cfg.wans) {
-    std::string via = w.has_gateway ? "via " + w.gateway.str() + " " : "";
+    std::string via = w.gateway_auto ? "via <the DHCP gateway, followed live> " :
+                      w.has_gateway ? "via " + w.gateway.str() + " " : "";
     out << "  " << (w.has_gateway && w.gateway.family == AF_INET6 ? "::/0" : "default") << " " << via << "dev "
         << w.interface << " table " << w.table << " proto " << cfg.route_protocol << "\n";
   }
@@ -96,6 +126,7 @@ std::string describe_plan(const Config& cfg) {
   if (cfg.bypass.empty()) out << " none configured";
   for (const auto& p : cfg.bypass) out << " " << p.str();
   out << "\n";
+  if (!cfg.hook.empty()) out << "hook on state change: " << cfg.hook << "\n";
   std::snprintf(line, sizeof(line), "slot table: %u slots (weighted Maglev)\n", WANLB_SLOT_COUNT);
   out << line;
   return out.str();

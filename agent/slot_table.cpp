@@ -14,6 +14,8 @@
 //   minimal-disruption property for weighted members too.
 #include "slot_table.h"
 
+#include "wanlb/dp_shared.h"
+
 #include <algorithm>
 #include <numeric>
 #include <queue>
@@ -177,6 +179,42 @@ std::vector<uint32_t> build_slot_table(const std::vector<SlotMember>& members, u
     turn.pop();
     claim_next(walkers[i], table);
     if (walkers[i].filled < walkers[i].quota) turn.push(i);
+  }
+  return table;
+}
+
+}  // namespace wanlb
+
+namespace wanlb {
+
+std::vector<uint32_t> failover_table(const std::vector<uint32_t>& base, const std::vector<SlotMember>& live) {
+  std::vector<uint32_t> table(base.size(), 0);
+  if (live.empty()) return table;
+
+  std::vector<bool> is_live(WANLB_MAX_WANS + 1, false);
+  for (const auto& m : live)
+    if (m.id < is_live.size()) is_live[m.id] = true;
+
+  std::vector<uint32_t> freed;  // slot indexes whose owner is down
+  for (uint32_t s = 0; s < base.size(); s++) {
+    if (base[s] < is_live.size() && is_live[base[s]]) table[s] = base[s];
+    else freed.push_back(s);
+  }
+
+  // Exact counts per live member, then hand the freed slots out in table
+  // order to whoever is furthest below its count (stride scheduling), so
+  // each survivor's extra slots spread evenly over the hash space.
+  std::vector<uint32_t> quota = slot_quota(live, static_cast<uint32_t>(freed.size()));
+  std::vector<uint64_t> given(live.size(), 0);
+  for (uint32_t s : freed) {
+    size_t best = live.size();
+    for (size_t i = 0; i < live.size(); i++) {
+      if (given[i] >= quota[i]) continue;
+      // given_i / quota_i < given_best / quota_best, without division
+      if (best == live.size() || given[i] * quota[best] < given[best] * quota[i]) best = i;
+    }
+    table[s] = live[best].id;
+    given[best]++;
   }
   return table;
 }

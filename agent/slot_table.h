@@ -27,3 +27,15 @@ std::vector<uint32_t> slot_quota(const std::vector<SlotMember>& members, uint32_
 std::vector<uint32_t> build_slot_table(const std::vector<SlotMember>& members, uint32_t slot_count);
 
 }  // namespace wanlb
+
+namespace wanlb {
+
+// The table to use while some members of `base` are down. `base` was built
+// over every member of the active tier; `live` are the members still up.
+// Live members keep every slot they own (an address pair on a surviving WAN
+// never moves), and the slots of dead members are split among the live ones
+// in proportion to their weights, interleaved along the table. No live
+// member -> all zeros.
+std::vector<uint32_t> failover_table(const std::vector<uint32_t>& base, const std::vector<SlotMember>& live);
+
+}  // namespace wanlb

@@ -115,8 +115,9 @@ class Bench {
     wanlb::write_wans(dp_.map_fd(wanlb::MapId::Wans), wans);
     wanlb::write_config(dp_.map_fd(wanlb::MapId::Config),
                         wanlb_config{WANLB_CLS_BOTH_ADDRESSES_AND_PORTS, 0x00ff0000, 0x5eed, 0});
+    std::vector<uint32_t> current;
     wanlb::sync_slots(dp_.map_fd(wanlb::MapId::Slots),
-                      wanlb::build_slot_table(wanlb::slot_members(wans), WANLB_SLOT_COUNT));
+                      wanlb::build_slot_table(wanlb::slot_members(wans), WANLB_SLOT_COUNT), &current);
   }
   ~Bench() { empty_tc__destroy(empty_); }
 

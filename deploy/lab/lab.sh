@@ -456,6 +456,25 @@ _lab_wan_link() ( # P I up|down
 lab_wan_down() { _lab_wan_link "$1" "$2" down; }
 lab_wan_up() { _lab_wan_link "$1" "$2" up; }
 
+# A gateway that stops answering while the carrier stays up: ISP I drops
+# everything it receives (an nftables table `silent` in P-ispI only).
+lab_wan_silent() (
+    set -euo pipefail
+    _lab_check_prefix "$1"
+    [[ "$2" =~ ^[1-8]$ ]] || _lab_usage_die "invalid WAN index '$2' (1..8)"
+    ip netns exec "$1-isp$2" nft -f - <<'NFT'
+table inet silent {
+    chain input_c { type filter hook input priority -300; policy drop; }
+    chain forward_c { type filter hook forward priority -300; policy drop; }
+}
+NFT
+)
+lab_wan_answer() (
+    set -euo pipefail
+    _lab_check_prefix "$1"
+    ip netns exec "$1-isp$2" nft delete table inet silent
+)
+
 lab_status() (
     set -euo pipefail
     local f p ns
@@ -494,6 +513,8 @@ usage: lab.sh COMMAND ...
                                 output in /run/wanlb-lab/P.NAME.log, stopped by `down`
   stop P NAME                   stop the background process(es) named NAME
   wan-down P I | wan-up P I     set down0 in P-ispI down/up (the router sees carrier loss)
+  wan-silent P I | wan-answer P I
+                                ISP I drops / answers everything again (carrier stays up)
   status [P]                    show recorded labs
 EOF
 }
@@ -509,6 +530,8 @@ lab_cli() {
         stop) lab_stop_proc "$@" ;;
         wan-down) (($# == 2)) || { lab_usage >&2; return 2; }; lab_wan_down "$@" ;;
         wan-up) (($# == 2)) || { lab_usage >&2; return 2; }; lab_wan_up "$@" ;;
+        wan-silent) (($# == 2)) || { lab_usage >&2; return 2; }; lab_wan_silent "$@" ;;
+        wan-answer) (($# == 2)) || { lab_usage >&2; return 2; }; lab_wan_answer "$@" ;;
         status | list) lab_status "$@" ;;
         help | -h | --help) lab_usage ;;
         *) echo "lab.sh: unknown command '$cmd'" >&2; lab_usage >&2; return 2 ;;

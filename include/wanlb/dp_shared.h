@@ -72,9 +72,20 @@ struct wanlb_flow {
 #define WANLB_WAN_F_CONFIGURED (1U << 0)
 #define WANLB_WAN_F_UP (1U << 1)
 
-/* One WAN, array index = WAN id. The data path reads only mark and flags;
- * the rest is there so that `wanlb status` and `bpftool map dump` explain
- * themselves without the config file. */
+/* Health of a WAN as the agent's prober sees it (wanlb_wan.state). */
+enum wanlb_wan_state {
+	WANLB_STATE_UP = 0,
+	WANLB_STATE_DOWN = 1,
+	WANLB_STATE_DEGRADED = 2,
+	WANLB_STATE_PROBING = 3,
+};
+
+#define WANLB_REASON_LEN 64
+
+/* One WAN, array index = WAN id. The data path reads only mark and flags
+ * (WANLB_WAN_F_UP = carries traffic); the rest is there so that
+ * `wanlb status` and `bpftool map dump` explain themselves without the
+ * config file or the agent. */
 struct wanlb_wan {
 	char name[WANLB_WAN_NAME_LEN];
 	__be32 gateway[4]; /* all zero: point-to-point, route via the device */
@@ -84,7 +95,14 @@ struct wanlb_wan {
 	__u32 weight;  /* 1..1000 */
 	__u32 flags;   /* WANLB_WAN_F_* */
 	__u8 gw_family;
-	__u8 pad[3];
+	__u8 tier;     /* 1..16 */
+	__u8 pad[2];
+	__u32 state;   /* enum wanlb_wan_state */
+	__u32 rtt_us;  /* mean probe RTT over the quality window, 0 = unknown */
+	__u32 loss_ppm; /* probe loss over the quality window */
+	__u32 pad2;
+	__u64 since_ms; /* CLOCK_REALTIME ms of the last state change */
+	char reason[WANLB_REASON_LEN]; /* why the last state change happened */
 };
 
 /* Run-time settings of the data path: array map with one entry. */

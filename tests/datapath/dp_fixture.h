@@ -76,8 +76,7 @@ class DatapathFixture : public ::testing::Test {
   void rebuild_slots() { set_slots(wanlb::build_slot_table(wanlb::slot_members(wans_), WANLB_SLOT_COUNT)); }
 
   void set_slots(const std::vector<uint32_t>& table) {
-    wanlb::sync_slots(fd(wanlb::MapId::Slots), table);
-    slots_ = table;
+    wanlb::sync_slots(fd(wanlb::MapId::Slots), table, &slots_);
   }
   void fill_slots(uint32_t wan_id) { set_slots(std::vector<uint32_t>(WANLB_SLOT_COUNT, wan_id)); }
 

@@ -20,7 +20,7 @@ grep -q "no running data path" <<<"$msg" || fail "status without agent: unclear 
 # check prints the plan and changes nothing.
 lab_config "$CFG" both-addresses 3 2 1
 plan=$(wanlb_rt check -c "$CFG") || fail "check failed"
-grep -qE "^1 +isp1 +wan1 +10.100.1.1 +3 +50.00%" <<<"$plan" || fail "plan lacks isp1's row: $plan"
+grep -qE "^1 +isp1 +wan1 +10.100.1.1 +3 +1 +50.00%" <<<"$plan" || fail "plan lacks isp1's row: $plan"
 grep -q "fwmark 0x30000/0xff0000 lookup 102" <<<"$plan" || fail "plan lacks isp3's rule"
 assert_eq "rules after check" "$(lab exec rt ip rule show | wc -l)" 3
 
@@ -59,7 +59,7 @@ assert_between "status: packets on isp1" "$(json_get "$st" '.wans[0].packets')" 
 flows_total=$(json_get "$st" '[.wans[].flows] | add')
 assert_between "status: tracked flows" "$flows_total" 300 400
 human=$(wanlb_rt status)
-grep -qE "^isp2 +wan2 +10.100.2.1 +2 +33.33% +up" <<<"$human" || fail "human status lacks isp2's row: $human"
+grep -qE "^isp2 +wan2 +10.100.2.1 +2 +1 +33.33% +up" <<<"$human" || fail "human status lacks isp2's row: $human"
 
 only2=$(wanlb_rt flows --json --wan isp2)
 assert_eq "flows --wan isp2: other WANs" "$(json_get "$only2" '[.[] | select(.wan != "isp2")] | length')" 0

@@ -59,6 +59,9 @@ const char* kUsage =
     "         N WHO connections; connection j: from[j % F] -> to[(j / F) % T]\n"
     "  stream --to ADDR --port P --seconds S [--from ADDR] [--gap-timeout-ms G (5000)] [--json]\n"
     "         one STREAM connection for S seconds; bytes, longest gap, survival\n"
+    "  until-ok --to ADDR --port P [--from ADDR] [--every-ms 10] [--attempt-timeout-ms 3000]\n"
+    "           [--max-seconds 20] [--want-peer ADDR] [--json]\n"
+    "         start a connection every --every-ms until one completes (through --want-peer)\n"
     "exit: 0 ok, 1 failures, 2 usage\n";
 
 [[noreturn]] void usage_error(const std::string& msg) {
@@ -710,6 +713,114 @@ int cmd_stream(const std::vector<std::string>& args) {
   return ok ? kExitOk : kExitFail;
 }
 
+// ---------------------------------------------------------------- until-ok
+
+// Start a new connection every --every-ms without waiting for earlier ones,
+// and report the first that completes (connect + PEER line): the failover
+// benchmark's "first new connection that succeeds" with ~every-ms resolution.
+int cmd_until_ok(const std::vector<std::string>& args) {
+  std::string to_s, from_s, want_peer;
+  long port = -1, every_ms = 10, attempt_ms = 3000, max_s = 20;
+  bool json = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto val = [&]() -> const std::string& {
+      if (i + 1 >= args.size()) usage_error(a + " needs a value");
+      return args[++i];
+    };
+    if (a == "--to") to_s = val();
+    else if (a == "--from") from_s = val();
+    else if (a == "--port") port = parse_num(a, val(), 1, 65535);
+    else if (a == "--every-ms") every_ms = parse_num(a, val(), 1, 10000);
+    else if (a == "--attempt-timeout-ms") attempt_ms = parse_num(a, val(), 1, 60000);
+    else if (a == "--max-seconds") max_s = parse_num(a, val(), 1, 3600);
+    else if (a == "--want-peer") want_peer = val();
+    else if (a == "--json") json = true;
+    else usage_error("until-ok: unexpected argument '" + a + "'");
+  }
+  if (to_s.empty() || port < 0) usage_error("until-ok: --to and --port are required");
+  Addr to, from;
+  if (!parse_addr(to_s, static_cast<uint16_t>(port), to)) usage_error("bad address '" + to_s + "'");
+  if (!from_s.empty() && !parse_addr(from_s, 0, from)) usage_error("bad address '" + from_s + "'");
+
+  struct Attempt {
+    int fd;
+    Clock::time_point started;
+    bool connected;
+    std::string buf;
+  };
+  std::vector<Attempt> inflight;
+  auto start = Clock::now();
+  auto deadline = start + std::chrono::seconds(max_s);
+  auto next = start;
+  long attempts = 0;
+  std::string peer;
+  bool ok = false;
+  while (!ok && Clock::now() < deadline) {
+    if (Clock::now() >= next) {
+      int fd = socket(to.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      if (fd >= 0 && !from_s.empty()) bind(fd, reinterpret_cast<const sockaddr*>(&from.ss), from.len);
+      if (fd >= 0) {
+        connect(fd, reinterpret_cast<const sockaddr*>(&to.ss), to.len);
+        inflight.push_back({fd, Clock::now(), false, {}});
+        attempts++;
+      }
+      next += std::chrono::milliseconds(every_ms);
+    }
+    std::vector<pollfd> pfds;
+    for (const auto& at : inflight) pfds.push_back({at.fd, static_cast<short>(at.connected ? POLLIN : POLLOUT), 0});
+    poll(pfds.data(), pfds.size(), std::max(1, static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                   next - Clock::now()).count())));
+    for (size_t i = 0; i < inflight.size() && !ok; i++) {
+      Attempt& at = inflight[i];
+      if (!at.connected && (pfds[i].revents & (POLLOUT | POLLERR | POLLHUP))) {
+        int soerr = 0;
+        socklen_t l = sizeof(soerr);
+        getsockopt(at.fd, SOL_SOCKET, SO_ERROR, &soerr, &l);
+        if (soerr == 0 && send(at.fd, "WHO\n", 4, MSG_NOSIGNAL) == 4) at.connected = true;
+        else at.started = Clock::time_point{};  // failed: drop below
+      } else if (at.connected && (pfds[i].revents & POLLIN)) {
+        char b[256];
+        ssize_t n = recv(at.fd, b, sizeof b, 0);
+        if (n > 0) at.buf.append(b, static_cast<size_t>(n));
+        size_t nl = at.buf.find('\n');
+        if (nl != std::string::npos && at.buf.compare(0, 5, "PEER ") == 0) {
+          std::string p = at.buf.substr(5, nl - 5);
+          if (want_peer.empty() || p == want_peer) {
+            peer = p;
+            ok = true;
+          }
+          at.started = Clock::time_point{};
+        } else if (n <= 0) {
+          at.started = Clock::time_point{};
+        }
+      }
+    }
+    // Close failed, finished and timed-out attempts.
+    auto now = Clock::now();
+    for (size_t i = 0; i < inflight.size();) {
+      Attempt& at = inflight[i];
+      if (at.started == Clock::time_point{} || now - at.started > std::chrono::milliseconds(attempt_ms)) {
+        close(at.fd);
+        inflight.erase(inflight.begin() + static_cast<long>(i));
+      } else {
+        i++;
+      }
+    }
+  }
+  for (auto& at : inflight) close(at.fd);
+  long long elapsed = ms_since(start);
+  long long wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  if (json)
+    std::printf("{\"ok\":%s,\"peer\":\"%s\",\"elapsed_ms\":%lld,\"done_unix_ms\":%lld,\"attempts\":%ld}\n",
+                ok ? "true" : "false", json_escape(peer).c_str(), elapsed, wall_ms, attempts);
+  else
+    std::printf("ok %s peer %s elapsed_ms %lld done_unix_ms %lld attempts %ld\n", ok ? "true" : "false",
+                peer.empty() ? "-" : peer.c_str(), elapsed, wall_ms, attempts);
+  return ok ? kExitOk : kExitFail;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -725,5 +836,6 @@ int main(int argc, char** argv) {
   if (cmd == "serve") return cmd_serve(args);
   if (cmd == "burst") return cmd_burst(args);
   if (cmd == "stream") return cmd_stream(args);
+  if (cmd == "until-ok") return cmd_until_ok(args);
   usage_error("unknown command '" + cmd + "'");
 }

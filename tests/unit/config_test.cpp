@@ -28,11 +28,12 @@ std::string error_of(const std::string& yaml) {
 }
 
 // `n` WANs w1..wN on eth1..ethN, one flow mapping per line after `wans:`;
-// `extra_top` lines go between `lan` and `wans`.
+// `extra_top` lines go between `lan` and `wans`. `gateway: auto` because a
+// WAN without a gateway cannot probe the default target [gateway].
 std::string config_with_wans(size_t n, const std::string& extra_top = "") {
   std::string y = "lan: [br0]\n" + extra_top + "wans:\n";
   for (size_t i = 1; i <= n; i++)
-    y += "  - {name: w" + std::to_string(i) + ", interface: eth" + std::to_string(i) + "}\n";
+    y += "  - {name: w" + std::to_string(i) + ", interface: eth" + std::to_string(i) + ", gateway: auto}\n";
   return y;
 }
 
@@ -60,6 +61,7 @@ wans:
     weight: 3
   - name: lte
     interface: wwan0
+    gateway: auto
     weight: 1000
     mark: 0x0000ff00
     table: 300
@@ -97,8 +99,11 @@ wans:
   EXPECT_EQ(fiber.line, 16);
   EXPECT_EQ(fiber.interface_line, 17);
 
+  EXPECT_FALSE(fiber.gateway_auto);
+
   const WanConfig& lte = c.wans[1];
   EXPECT_FALSE(lte.has_gateway);
+  EXPECT_TRUE(lte.gateway_auto);
   EXPECT_EQ(lte.weight, 1000u);
   EXPECT_EQ(lte.id, 2u);
   EXPECT_EQ(lte.mark, 0xff00u);  // explicit
@@ -113,11 +118,15 @@ wans:
   EXPECT_EQ(v6.id, 3u);
   EXPECT_EQ(v6.mark, 0x300u);
   EXPECT_EQ(v6.table, 202u);
-  EXPECT_EQ(v6.interface_line, 26);
+  EXPECT_EQ(v6.interface_line, 27);
 }
 
 TEST(Config, Defaults) {
-  const Config c = parse("lan: [br0]\nwans:\n  - name: isp1\n    interface: eth1\n  - name: isp2\n    interface: ppp0\n");
+  // The smallest config: every WAN needs a gateway (or `gateway: auto`, or
+  // probe targets / method none) because the default probe target is it.
+  const Config c =
+      parse("lan: [br0]\nwans:\n  - name: isp1\n    interface: eth1\n    gateway: 192.0.2.1\n  - name: isp2\n"
+            "    interface: ppp0\n    probe: {method: none}\n");
   EXPECT_EQ(c.classifier, WANLB_CLS_BOTH_ADDRESSES);
   EXPECT_EQ(c.flow_table_size, 262144u);
   EXPECT_TRUE(c.bypass.empty());
@@ -126,13 +135,186 @@ TEST(Config, Defaults) {
   EXPECT_EQ(c.rule_priority, 1000u);
   EXPECT_EQ(c.route_protocol, 201u);
   EXPECT_EQ(c.bpffs_dir, "/sys/fs/bpf/wanlb");
+  EXPECT_EQ(c.hook, "");
   ASSERT_EQ(c.wans.size(), 2u);
-  EXPECT_FALSE(c.wans[0].has_gateway);
+  EXPECT_TRUE(c.wans[0].has_gateway);
+  EXPECT_FALSE(c.wans[0].gateway_auto);
+  EXPECT_FALSE(c.wans[1].has_gateway);
+  EXPECT_FALSE(c.wans[1].gateway_auto);
   EXPECT_EQ(c.wans[0].weight, 1u);
+  EXPECT_EQ(c.wans[0].tier, 1u);
+  EXPECT_EQ(c.wans[1].tier, 1u);
   EXPECT_EQ(c.wans[0].mark, 0x00010000u);
   EXPECT_EQ(c.wans[1].mark, 0x00020000u);
   EXPECT_EQ(c.wans[0].table, 100u);
   EXPECT_EQ(c.wans[1].table, 101u);
+
+  const ProbeConfig& p = c.wans[0].probe;
+  EXPECT_EQ(p.method, ProbeMethod::Icmp);
+  ASSERT_EQ(p.targets.size(), 1u);
+  EXPECT_TRUE(p.targets[0].is_gateway);
+  EXPECT_EQ(p.interval_ms, 200u);
+  EXPECT_EQ(p.timeout_ms, 500u);
+  EXPECT_EQ(p.down, 3u);
+  EXPECT_EQ(p.up, 10u);
+  EXPECT_EQ(p.reliability, 1u);
+  EXPECT_EQ(p.max_loss_ppm, 0u);
+  EXPECT_EQ(p.max_rtt_ms, 0u);
+  EXPECT_EQ(p.quality_window_ms, 10000u);
+
+  // method none keeps the (ignored) default targets; nothing else changes.
+  const ProbeConfig& q = c.wans[1].probe;
+  EXPECT_EQ(q.method, ProbeMethod::None);
+  EXPECT_EQ(q.targets, p.targets);
+  EXPECT_EQ(q.interval_ms, 200u);
+  EXPECT_EQ(q.quality_window_ms, 10000u);
+}
+
+// One WAN `a` on eth1, then `probe:` with `keys` (one per line, indented
+// for you). With a gateway the first key is on line 7, without on line 6.
+std::string probe_config(const std::vector<std::string>& keys, const std::string& gateway = "192.0.2.1") {
+  std::string y = "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n";
+  if (!gateway.empty()) y += "    gateway: " + gateway + "\n";
+  y += "    probe:\n";
+  for (const auto& k : keys) y += "      " + k + "\n";
+  return y;
+}
+
+ProbeConfig probe_of(const std::vector<std::string>& keys, const std::string& gateway = "192.0.2.1") {
+  return parse(probe_config(keys, gateway)).wans.at(0).probe;
+}
+
+TEST(Config, ProbeEveryKey) {
+  const Config c = parse(R"(lan: [br0]
+hook: /etc/wanlb/on-change
+wans:
+  - name: a
+    interface: eth1
+    gateway: 192.0.2.1
+    tier: 2
+    probe:
+      method: icmp
+      targets:
+        - gateway
+        - 198.51.100.53
+        - 2001:db8::53
+      interval: 1.5s
+      timeout: 750ms
+      down: 5
+      up: 20
+      reliability: 2
+      max_loss: 2.5%
+      max_rtt: 300ms
+      quality_window: 2m
+  - name: b
+    interface: eth2
+    gateway: auto
+    tier: 16
+    probe:
+      method: arp
+)");
+  EXPECT_EQ(c.hook, "/etc/wanlb/on-change");
+  ASSERT_EQ(c.wans.size(), 2u);
+  const WanConfig& a = c.wans[0];
+  EXPECT_EQ(a.tier, 2u);
+  const ProbeConfig& p = a.probe;
+  EXPECT_EQ(p.method, ProbeMethod::Icmp);
+  ASSERT_EQ(p.targets.size(), 3u);
+  EXPECT_TRUE(p.targets[0].is_gateway);
+  EXPECT_FALSE(p.targets[1].is_gateway);
+  EXPECT_EQ(p.targets[1].addr.str(), "198.51.100.53");
+  EXPECT_EQ(p.targets[2].addr.family, AF_INET6);
+  EXPECT_EQ(p.targets[2].addr.str(), "2001:db8::53");
+  EXPECT_EQ(p.interval_ms, 1500u);
+  EXPECT_EQ(p.timeout_ms, 750u);
+  EXPECT_EQ(p.down, 5u);
+  EXPECT_EQ(p.up, 20u);
+  EXPECT_EQ(p.reliability, 2u);
+  EXPECT_EQ(p.max_loss_ppm, 25000u);
+  EXPECT_EQ(p.max_rtt_ms, 300u);
+  EXPECT_EQ(p.quality_window_ms, 120000u);
+
+  const WanConfig& b = c.wans[1];
+  EXPECT_EQ(b.tier, 16u);
+  EXPECT_TRUE(b.gateway_auto);
+  EXPECT_FALSE(b.has_gateway);
+  EXPECT_EQ(b.gateway.family, 0);
+  EXPECT_EQ(b.probe.method, ProbeMethod::Arp);
+  ASSERT_EQ(b.probe.targets.size(), 1u);
+  EXPECT_TRUE(b.probe.targets[0].is_gateway);
+}
+
+TEST(Config, DurationForms) {
+  struct Case {
+    const char* text;
+    uint32_t ms;
+  };
+  const Case cases[] = {
+      {"10ms", 10},    {"200ms", 200},  {"0200ms", 200}, {"1s", 1000},      {"1.5s", 1500}, {"0.25s", 250},
+      {"1.001s", 1001}, {"2.50s", 2500}, {"1m", 60000},  {"0.5m", 30000},   {"60s", 60000}, {"\"3s\"", 3000},
+      {"10.0ms", 10},  {"0.001m", 60},
+  };
+  for (const Case& k : cases) {
+    const ProbeConfig p = probe_of({std::string("interval: ") + k.text, "quality_window: 10m"});
+    EXPECT_EQ(p.interval_ms, k.ms) << k.text;
+  }
+  EXPECT_EQ(probe_of({"quality_window: 10m"}).quality_window_ms, 600000u);
+  EXPECT_EQ(probe_of({"quality_window: 1.5m"}).quality_window_ms, 90000u);
+  EXPECT_EQ(probe_of({"max_rtt: 0ms"}).max_rtt_ms, 0u);
+  EXPECT_EQ(probe_of({"max_rtt: 60s"}).max_rtt_ms, 60000u);
+  EXPECT_EQ(probe_of({"timeout: 10ms"}).timeout_ms, 10u);
+  // quality_window may equal interval.
+  const ProbeConfig eq = probe_of({"interval: 30s", "quality_window: 30s"});
+  EXPECT_EQ(eq.quality_window_ms, eq.interval_ms);
+}
+
+TEST(Config, PercentForms) {
+  struct Case {
+    const char* text;
+    uint32_t ppm;
+  };
+  const Case cases[] = {
+      {"0%", 0},           {"5%", 50000},    {"2.5%", 25000},  {"12.34%", 123400}, {"0.0001%", 1},
+      {"100%", 1000000},   {"100.0%", 1000000}, {"\"7%\"", 70000}, {"1.50%", 15000},
+  };
+  for (const Case& k : cases)
+    EXPECT_EQ(probe_of({std::string("max_loss: ") + k.text}).max_loss_ppm, k.ppm) << k.text;
+}
+
+TEST(Config, ProbeTargetsWithoutGateway) {
+  // Point-to-point WANs probe addresses beyond the link, or not at all.
+  ProbeConfig p = probe_of({"targets: [198.51.100.53, 203.0.113.53]", "reliability: 2"}, "");
+  ASSERT_EQ(p.targets.size(), 2u);
+  EXPECT_EQ(p.targets[1].addr.str(), "203.0.113.53");
+  EXPECT_EQ(p.reliability, 2u);
+  // method none ignores targets, even a `gateway` one the WAN cannot have.
+  EXPECT_EQ(probe_of({"method: none"}, "").method, ProbeMethod::None);
+  EXPECT_EQ(probe_of({"method: none", "targets: [gateway]"}, "").method, ProbeMethod::None);
+  EXPECT_EQ(probe_of({"method: none", "targets: [198.51.100.53]"}, "").targets.size(), 1u);
+  // `gateway: auto` can probe `gateway`, by icmp or arp.
+  EXPECT_TRUE(probe_of({"targets: [gateway, 198.51.100.53]"}, "auto").targets[0].is_gateway);
+  EXPECT_EQ(probe_of({"method: arp", "targets: [gateway]"}, "auto").method, ProbeMethod::Arp);
+  // arp on an IPv4 gateway, with targets spelled out.
+  EXPECT_EQ(probe_of({"method: arp", "targets: [gateway]"}).targets.size(), 1u);
+  // icmp to an IPv6 gateway is fine.
+  EXPECT_TRUE(probe_of({"method: icmp"}, "fe80::1").targets[0].is_gateway);
+}
+
+TEST(Config, EmptyProbeMeansDefaults) {
+  for (const char* probe : {"    probe:\n", "    probe: {}\n"}) {
+    const Config c =
+        parse(std::string("lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n    gateway: 192.0.2.1\n") + probe);
+    EXPECT_EQ(c.wans[0].probe.interval_ms, 200u) << probe;
+    EXPECT_EQ(c.wans[0].probe.targets.size(), 1u) << probe;
+  }
+}
+
+TEST(Config, ProbeMethodNames) {
+  EXPECT_STREQ(probe_method_name(ProbeMethod::Icmp), "icmp");
+  EXPECT_STREQ(probe_method_name(ProbeMethod::Arp), "arp");
+  EXPECT_STREQ(probe_method_name(ProbeMethod::None), "none");
+  for (ProbeMethod m : {ProbeMethod::Icmp, ProbeMethod::Arp, ProbeMethod::None})
+    EXPECT_EQ(probe_of({std::string("method: ") + probe_method_name(m)}).method, m);
 }
 
 TEST(Config, IntegerForms) {
@@ -198,13 +380,13 @@ const std::vector<Reject> kRejects = {
     {"unknown_top_key", "lan: [br0]\ncolour: blue\nwans:\n  - {name: a, interface: eth1}\n", 2, "colour",
      "unknown key 'colour' (allowed: lan, classifier, flow_table_size"},
     {"unknown_wan_key", "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n    gatway: 192.0.2.1\n", 5,
-     "wans[0].gatway", "unknown key 'gatway' (allowed: name, interface, gateway, weight, mark, table)"},
+     "wans[0].gatway", "unknown key 'gatway' (allowed: name, interface, gateway, tier, weight, mark, table, probe)"},
     {"duplicate_key", "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n    weight: 2\n    weight: 3\n", 6,
      "wans[0].weight", "duplicate key 'weight' (first on line 5)"},
     {"missing_lan", "wans:\n  - {name: a, interface: eth1}\n", 1, "top level", "missing required key 'lan'"},
     {"missing_wans", "lan: [br0]\n", 1, "top level", "missing required key 'wans'"},
-    {"missing_interface", "lan: [br0]\nclassifier: src-address\nwans:\n  - name: a\n    interface: eth1\n  - name: b\n    weight: 2\n",
-     6, "wans[1]", "missing required key 'interface'"},
+    {"missing_interface", "lan: [br0]\nclassifier: src-address\nwans:\n  - name: a\n    interface: eth1\n    gateway: auto\n  - name: b\n    weight: 2\n",
+     7, "wans[1]", "missing required key 'interface'"},
     {"missing_name", "lan: [br0]\nwans:\n  - interface: eth1\n", 3, "wans[0]", "missing required key 'name'"},
     {"wan_not_mapping", "lan: [br0]\nwans:\n  - eth1\n", 3, "wans[0]", "expected a mapping, got 'eth1'"},
     // --- types
@@ -270,11 +452,11 @@ const std::vector<Reject> kRejects = {
      "'my isp' is not a valid name"},
     {"wan_name_too_long", "lan: [br0]\nwans:\n  - name: abcdefghijklmnop\n    interface: eth1\n", 3, "wans[0].name",
      "'abcdefghijklmnop'"},
-    {"duplicate_name", "lan: [br0]\nwans:\n  - name: isp\n    interface: eth1\n  - name: isp\n    interface: eth2\n", 5,
+    {"duplicate_name", "lan: [br0]\nwans:\n  - name: isp\n    interface: eth1\n    gateway: auto\n  - name: isp\n    interface: eth2\n    gateway: auto\n", 6,
      "wans[1].name", "duplicate name 'isp' (also wans[0])"},
-    {"duplicate_interface", "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n  - name: b\n    interface: eth1\n", 6,
+    {"duplicate_interface", "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n    gateway: auto\n  - name: b\n    interface: eth1\n    gateway: auto\n", 7,
      "wans[1].interface", "interface 'eth1' is already used by wans[0] ('a')"},
-    {"lan_is_wan", "lan: [br0, eth1]\nwans:\n  - name: a\n    interface: eth2\n  - name: b\n    interface: eth1\n", 6,
+    {"lan_is_wan", "lan: [br0, eth1]\nwans:\n  - name: a\n    interface: eth2\n    gateway: auto\n  - name: b\n    interface: eth1\n    gateway: auto\n", 7,
      "wans[1].interface", "interface 'eth1' is also lan[1]"},
     {"bad_wan_ifname", "lan: [br0]\nwans:\n  - name: a\n    interface: 'eth 1'\n", 4, "wans[0].interface",
      "'eth 1' is not a valid interface name"},
@@ -286,46 +468,177 @@ const std::vector<Reject> kRejects = {
      "wans[0].gateway", "unspecified address"},
     {"weight_zero", "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n    weight: 0\n", 5, "wans[0].weight",
      "0 is out of range 1..1000"},
-    {"weight_1001", "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n  - name: b\n    interface: eth2\n    weight: 1001\n",
-     7, "wans[1].weight", "1001 is out of range 1..1000"},
+    {"weight_1001", "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n    gateway: auto\n  - name: b\n    interface: eth2\n    weight: 1001\n",
+     8, "wans[1].weight", "1001 is out of range 1..1000"},
     // --- marks
-    {"mark_outside_mask", "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n    mark: 0x01000000\n", 5,
+    {"mark_outside_mask", "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n    gateway: auto\n    mark: 0x01000000\n", 6,
      "wans[0].mark", "0x01000000 has bits outside mark_mask 0x00ff0000"},
-    {"mark_zero", "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n    mark: 0\n", 5, "wans[0].mark",
+    {"mark_zero", "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n    gateway: auto\n    mark: 0\n", 6, "wans[0].mark",
      "0 is not a mark"},
     {"mark_clash_explicit",
-     "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n    mark: 0x00050000\n  - name: b\n    interface: eth2\n"
-     "    mark: 0x00050000\n",
-     8, "wans[1].mark", "mark clash: 'b' (explicit) and 'a' (wans[0], explicit) both get mark 0x00050000"},
+     "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n    gateway: auto\n    mark: 0x00050000\n  - name: b\n    interface: eth2\n"
+     "    gateway: auto\n    mark: 0x00050000\n",
+     10, "wans[1].mark", "mark clash: 'b' (explicit) and 'a' (wans[0], explicit) both get mark 0x00050000"},
     {"mark_clash_default_vs_explicit",
-     "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n  - name: b\n    interface: eth2\n    mark: 0x00010000\n", 7,
+     "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n    gateway: auto\n  - name: b\n    interface: eth2\n    gateway: auto\n"
+     "    mark: 0x00010000\n",
+     9,
      "wans[1].mark", "mark clash: 'b' (explicit) and 'a' (wans[0], default) both get mark 0x00010000"},
     {"mark_clash_explicit_vs_default",
-     "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n    mark: 0x00020000\n  - name: b\n    interface: eth2\n", 6,
+     "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n    gateway: auto\n    mark: 0x00020000\n  - name: b\n    interface: eth2\n"
+     "    gateway: auto\n",
+     7,
      "wans[1].mark", "mark clash: 'b' (default) and 'a' (wans[0], explicit) both get mark 0x00020000"},
     // --- tables
-    {"table_main", "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n    table: 254\n", 5, "wans[0].table",
+    {"table_main", "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n    gateway: auto\n    table: 254\n", 6, "wans[0].table",
      "254 is reserved ('main')"},
-    {"table_local", "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n    table: 255\n", 5, "wans[0].table",
+    {"table_local", "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n    gateway: auto\n    table: 255\n", 6, "wans[0].table",
      "255 is reserved ('local')"},
-    {"table_default", "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n    table: 253\n", 5, "wans[0].table",
+    {"table_default", "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n    gateway: auto\n    table: 253\n", 6, "wans[0].table",
      "253 is reserved ('default')"},
-    {"table_unspec", "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n    table: 0\n", 5, "wans[0].table",
+    {"table_unspec", "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n    gateway: auto\n    table: 0\n", 6, "wans[0].table",
      "0 is reserved ('unspec')"},
     {"first_table_hits_reserved", config_with_wans(3, "first_table: 251\n"), 6, "wans[2].table",
      "default table 253 (first_table 251 + 2) is reserved ('default')"},
     {"first_table_overflows", config_with_wans(20, "first_table: 0xfffffff0\n"), 20, "wans[16].table",
      "default table 4294967296 (first_table 4294967280 + 16) is above 4294967295"},
     {"table_clash_explicit",
-     "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n    table: 7\n  - name: b\n    interface: eth2\n    table: 7\n",
-     8, "wans[1].table", "table clash: 'b' (explicit) and 'a' (wans[0], explicit) both get table 7"},
+     "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n    gateway: auto\n    table: 7\n  - name: b\n    interface: eth2\n"
+     "    gateway: auto\n    table: 7\n",
+     10, "wans[1].table", "table clash: 'b' (explicit) and 'a' (wans[0], explicit) both get table 7"},
     {"table_clash_default_vs_explicit",
-     "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n  - name: b\n    interface: eth2\n    table: 100\n", 7,
+     "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n    gateway: auto\n  - name: b\n    interface: eth2\n    gateway: auto\n"
+     "    table: 100\n",
+     9,
      "wans[1].table", "table clash: 'b' (explicit) and 'a' (wans[0], default) both get table 100"},
     {"table_clash_explicit_vs_default",
-     "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n    table: 101\n  - name: b\n    interface: eth2\n", 6,
+     "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n    gateway: auto\n    table: 101\n  - name: b\n    interface: eth2\n"
+     "    gateway: auto\n",
+     7,
      "wans[1].table", "table clash: 'b' (default) and 'a' (wans[0], explicit) both get table 101"},
-};
+
+    // --- tier, gateway: auto, hook
+    {"tier_zero", "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n    gateway: auto\n    tier: 0\n", 6,
+     "wans[0].tier", "0 is out of range 1..16"},
+    {"tier_17", "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n    gateway: auto\n    tier: 17\n", 6,
+     "wans[0].tier", "17 is out of range 1..16"},
+    {"gateway_auto_case", "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n    gateway: Auto\n", 5,
+     "wans[0].gateway", "'Auto' is not an IPv4 or IPv6 address (or 'auto')"},
+    {"hook_relative", config_with_wans(1, "hook: scripts/on-change\n"), 2, "hook",
+     "'scripts/on-change' is not an absolute path"},
+    {"hook_empty", config_with_wans(1, "hook: ''\n"), 2, "hook", "'' is not an absolute path"},
+    {"hook_list", config_with_wans(1, "hook: [/bin/true]\n"), 2, "hook", "expected an absolute path, got a list"},
+    // --- probe block structure
+    {"probe_scalar", "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n    gateway: auto\n    probe: icmp\n", 6,
+     "wans[0].probe", "expected a mapping, got 'icmp'"},
+    {"probe_unknown_key", probe_config({"interval: 1s", "retries: 3"}), 8, "wans[0].probe.retries",
+     "unknown key 'retries' (allowed: method, targets, interval, timeout, down, up, reliability, max_loss, max_rtt, "
+     "quality_window)"},
+    {"probe_duplicate_key", probe_config({"down: 2", "down: 3"}), 8, "wans[0].probe.down",
+     "duplicate key 'down' (first on line 7)"},
+    {"probe_bad_method", probe_config({"method: ping"}), 7, "wans[0].probe.method",
+     "unknown method 'ping' (allowed: icmp, arp, none)"},
+    {"probe_method_case", probe_config({"method: ICMP"}), 7, "wans[0].probe.method", "(allowed: icmp, arp, none)"},
+    // --- durations
+    {"interval_bare_number", probe_config({"interval: 200"}), 7, "wans[0].probe.interval",
+     "'200' needs a unit (ms, s, m)"},
+    {"timeout_bare_decimal", probe_config({"timeout: 0.5"}), 7, "wans[0].probe.timeout", "'0.5' needs a unit (ms, s, m)"},
+    {"max_rtt_bare_zero", probe_config({"max_rtt: 0"}), 7, "wans[0].probe.max_rtt", "'0' needs a unit"},
+    {"interval_unknown_unit", probe_config({"interval: 200us"}), 7, "wans[0].probe.interval",
+     "'200us': unknown unit 'us' (allowed: ms, s, m)"},
+    {"interval_hours", probe_config({"quality_window: 1h"}), 7, "wans[0].probe.quality_window", "unknown unit 'h'"},
+    {"interval_garbage", probe_config({"interval: fast"}), 7, "wans[0].probe.interval",
+     "expected a duration such as 200ms, 1s, 1.5s or 2m, got 'fast'"},
+    {"interval_negative", probe_config({"interval: -1s"}), 7, "wans[0].probe.interval", "got '-1s'"},
+    {"interval_space", probe_config({"interval: 1 s"}), 7, "wans[0].probe.interval", "got '1 s'"},
+    {"interval_leading_dot", probe_config({"interval: .5s"}), 7, "wans[0].probe.interval", "got '.5s'"},
+    {"interval_trailing_dot", probe_config({"interval: 1.s"}), 7, "wans[0].probe.interval", "got '1.s'"},
+    {"interval_exponent", probe_config({"interval: 1e3ms"}), 7, "wans[0].probe.interval", "got '1e3ms'"},
+    {"interval_huge", probe_config({"interval: 99999999999999999999ms"}), 7, "wans[0].probe.interval",
+     "got '99999999999999999999ms'"},
+    {"interval_sub_ms", probe_config({"interval: 1.0005s"}), 7, "wans[0].probe.interval",
+     "'1.0005s' is not a whole number of milliseconds"},
+    {"interval_fraction_of_ms", probe_config({"interval: 10.5ms"}), 7, "wans[0].probe.interval",
+     "not a whole number of milliseconds"},
+    {"interval_too_short", probe_config({"interval: 9ms"}), 7, "wans[0].probe.interval", "9ms is out of range 10ms..60s"},
+    {"interval_zero", probe_config({"interval: 0s"}), 7, "wans[0].probe.interval", "0s is out of range 10ms..60s"},
+    {"interval_too_long", probe_config({"interval: 2m", "quality_window: 10m"}), 7, "wans[0].probe.interval",
+     "2m is out of range 10ms..60s"},
+    {"timeout_too_long", probe_config({"timeout: 60001ms"}), 7, "wans[0].probe.timeout",
+     "60001ms is out of range 10ms..60s"},
+    {"timeout_too_short", probe_config({"timeout: 0.005s"}), 7, "wans[0].probe.timeout",
+     "0.005s is out of range 10ms..60s"},
+    {"max_rtt_too_long", probe_config({"max_rtt: 61s"}), 7, "wans[0].probe.max_rtt", "61s is out of range 0ms..60s"},
+    {"quality_window_too_long", probe_config({"quality_window: 10.5m"}), 7, "wans[0].probe.quality_window",
+     "10.5m is out of range 10ms..10m"},
+    {"quality_window_below_interval", probe_config({"interval: 2s", "quality_window: 1500ms"}), 8,
+     "wans[0].probe.quality_window", "1500ms is shorter than interval (2s)"},
+    {"interval_above_default_window", probe_config({"interval: 20s", "timeout: 1s"}), 7, "wans[0].probe.interval",
+     "20s is longer than the default quality_window (10s)"},
+    {"duration_list", probe_config({"interval: [1s]"}), 7, "wans[0].probe.interval", "expected a duration, got a list"},
+    // --- counts
+    {"down_zero", probe_config({"down: 0"}), 7, "wans[0].probe.down", "0 is out of range 1..100"},
+    {"down_101", probe_config({"down: 101"}), 7, "wans[0].probe.down", "101 is out of range 1..100"},
+    {"up_zero", probe_config({"up: 0"}), 7, "wans[0].probe.up", "0 is out of range 1..1000"},
+    {"up_1001", probe_config({"up: 1001"}), 7, "wans[0].probe.up", "1001 is out of range 1..1000"},
+    {"reliability_zero", probe_config({"reliability: 0"}), 7, "wans[0].probe.reliability", "0 is out of range 1..1"},
+    {"reliability_above_default_targets", probe_config({"reliability: 2"}), 7, "wans[0].probe.reliability",
+     "2 is out of range 1..1 (answers needed per round from 1 target)"},
+    {"reliability_above_targets", probe_config({"reliability: 3", "targets: [gateway, 198.51.100.53]"}), 7,
+     "wans[0].probe.reliability", "3 is out of range 1..2 (answers needed per round from 2 targets)"},
+    {"reliability_not_int", probe_config({"reliability: all"}), 7, "wans[0].probe.reliability", "got 'all'"},
+    // --- max_loss
+    {"max_loss_no_sign", probe_config({"max_loss: 5"}), 7, "wans[0].probe.max_loss", "'5' needs a % sign"},
+    {"max_loss_fraction", probe_config({"max_loss: 0.05"}), 7, "wans[0].probe.max_loss", "'0.05' needs a % sign"},
+    {"max_loss_over_100", probe_config({"max_loss: 100.5%"}), 7, "wans[0].probe.max_loss",
+     "100.5% is out of range 0%..100%"},
+    {"max_loss_too_fine", probe_config({"max_loss: 0.00001%"}), 7, "wans[0].probe.max_loss",
+     "'0.00001%' is finer than 0.0001%"},
+    {"max_loss_garbage", probe_config({"max_loss: five%"}), 7, "wans[0].probe.max_loss",
+     "expected a percentage such as 5% or 2.5%, got 'five%'"},
+    {"max_loss_negative", probe_config({"max_loss: -1%"}), 7, "wans[0].probe.max_loss", "got '-1%'"},
+    {"max_loss_space", probe_config({"max_loss: 5 %"}), 7, "wans[0].probe.max_loss", "got '5 %'"},
+    // --- targets
+    {"targets_empty", probe_config({"targets: []"}), 7, "wans[0].probe.targets", "must list at least one target"},
+    {"targets_scalar", probe_config({"targets: gateway"}), 7, "wans[0].probe.targets", "expected a list, got 'gateway'"},
+    {"target_not_address", probe_config({"targets: [gateway, example.com]"}), 7, "wans[0].probe.targets[1]",
+     "'example.com' is neither 'gateway' nor an IPv4 or IPv6 address"},
+    {"target_prefix", probe_config({"targets:", "  - 198.51.100.0/24"}), 8, "wans[0].probe.targets[0]",
+     "'198.51.100.0/24' is neither"},
+    {"target_unspecified", probe_config({"targets: ['::']"}), 7, "wans[0].probe.targets[0]",
+     "'::' is the unspecified address"},
+    {"target_duplicate", probe_config({"targets:", "  - 198.51.100.53", "  - gateway", "  - 198.51.100.53"}), 10,
+     "wans[0].probe.targets[2]", "duplicate target '198.51.100.53' (also wans[0].probe.targets[0])"},
+    {"target_gateway_twice", probe_config({"targets: [gateway, gateway]"}), 7, "wans[0].probe.targets[1]",
+     "duplicate target 'gateway' (also wans[0].probe.targets[0])"},
+    {"target_is_the_gateway", probe_config({"targets: [gateway, 192.0.2.1]"}), 7, "wans[0].probe.targets[1]",
+     "duplicate target '192.0.2.1' (also wans[0].probe.targets[0], the gateway 192.0.2.1)"},
+    {"target_gateway_after_its_address", probe_config({"targets: [192.0.2.1, gateway]"}), 7, "wans[0].probe.targets[1]",
+     "duplicate target 'gateway' (also wans[0].probe.targets[0], the gateway 192.0.2.1)"},
+    // --- method against gateway
+    {"arp_ipv6_gateway", probe_config({"method: arp"}, "fe80::1"), 7, "wans[0].probe.method",
+     "arp needs an IPv4 gateway or 'gateway: auto', but wans[0] has the IPv6 gateway fe80::1"},
+    {"arp_no_gateway", probe_config({"method: arp"}, ""), 6, "wans[0].probe.method",
+     "arp needs an IPv4 gateway or 'gateway: auto', but wans[0] has no gateway (point-to-point)"},
+    {"arp_extra_targets", probe_config({"method: arp", "targets: [gateway, 198.51.100.53]"}), 8,
+     "wans[0].probe.targets", "arp probes only the gateway: targets must be [gateway]"},
+    {"arp_address_target", probe_config({"method: arp", "targets: [192.0.2.1]"}), 8, "wans[0].probe.targets",
+     "arp probes only the gateway"},
+    {"arp_reliability", probe_config({"method: arp", "reliability: 2"}), 8, "wans[0].probe.reliability",
+     "2 is out of range 1..1"},
+    {"p2p_gateway_target", probe_config({"targets:", "  - 198.51.100.53", "  - gateway"}, ""), 8,
+     "wans[0].probe.targets[1]",
+     "'gateway' but wans[0] has no gateway (point-to-point); list the addresses to probe or use method none"},
+    {"p2p_default_targets", "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n    gateway: auto\n  - name: b\n"
+                            "    interface: ppp0\n    weight: 2\n",
+     6, "wans[1].probe.targets",
+     "the default target 'gateway' needs a gateway, but wans[1] has none (point-to-point); list the addresses to probe "
+     "or use method none"},
+    {"p2p_default_targets_flow", "lan: [br0]\nwans:\n  - {name: a, interface: ppp0}\n", 3, "wans[0].probe.targets",
+     "the default target 'gateway' needs a gateway"},
+    {"p2p_default_targets_probe_block", probe_config({"interval: 1s"}, ""), 5, "wans[0].probe.targets",
+     "the default target 'gateway' needs a gateway"},
+    {"p2p_explicit_icmp", probe_config({"method: icmp"}, ""), 5, "wans[0].probe.targets", "has none (point-to-point)"},};
 
 INSTANTIATE_TEST_SUITE_P(All, ConfigReject, ::testing::ValuesIn(kRejects),
                          [](const ::testing::TestParamInfo<Reject>& p) { return std::string(p.param.label); });
@@ -400,7 +713,9 @@ TEST(Config, DirectoryIsNotAFile) {
 // -------------------------------------------------- validate_interfaces
 
 TEST(Config, ValidateInterfaces) {
-  const Config c = parse("lan:\n  - br0\n  - br1\nwans:\n  - name: a\n    interface: eth1\n  - name: b\n    interface: ppp0\n");
+  const Config c = parse(
+      "lan:\n  - br0\n  - br1\nwans:\n  - name: a\n    interface: eth1\n    gateway: auto\n  - name: b\n    interface: ppp0\n"
+      "    probe: {targets: [192.0.2.53]}\n");
   std::vector<std::string> asked;
   auto only = [&asked](std::vector<std::string> present) {
     return [&asked, present](const std::string& n) {
@@ -420,7 +735,7 @@ TEST(Config, ValidateInterfaces) {
   };
   const std::vector<Case> cases = {
       {{"br0", "eth1", "ppp0"}, "wanlb.yaml:3: lan[1]: interface 'br1' does not exist"},
-      {{"br0", "br1", "eth1"}, "wanlb.yaml:8: wans[1].interface: interface 'ppp0' does not exist"},
+      {{"br0", "br1", "eth1"}, "wanlb.yaml:9: wans[1].interface: interface 'ppp0' does not exist"},
       {{}, "wanlb.yaml:2: lan[0]: interface 'br0' does not exist"},
   };
   for (const Case& k : cases) {

@@ -32,7 +32,7 @@ static_assert(offsetof(wanlb_flow, last_seen_ns) == 0);
 static_assert(offsetof(wanlb_flow, wan_id) == 8);
 static_assert(offsetof(wanlb_flow, flags) == 12);
 
-static_assert(sizeof(wanlb_wan) == 56);
+static_assert(sizeof(wanlb_wan) == 144);
 static_assert(offsetof(wanlb_wan, name) == 0);
 static_assert(offsetof(wanlb_wan, gateway) == 16);
 static_assert(offsetof(wanlb_wan, ifindex) == 32);
@@ -41,7 +41,14 @@ static_assert(offsetof(wanlb_wan, table) == 40);
 static_assert(offsetof(wanlb_wan, weight) == 44);
 static_assert(offsetof(wanlb_wan, flags) == 48);
 static_assert(offsetof(wanlb_wan, gw_family) == 52);
-static_assert(offsetof(wanlb_wan, pad) == 53);
+static_assert(offsetof(wanlb_wan, tier) == 53);
+static_assert(offsetof(wanlb_wan, pad) == 54);
+static_assert(offsetof(wanlb_wan, state) == 56);
+static_assert(offsetof(wanlb_wan, rtt_us) == 60);
+static_assert(offsetof(wanlb_wan, loss_ppm) == 64);
+static_assert(offsetof(wanlb_wan, pad2) == 68);
+static_assert(offsetof(wanlb_wan, since_ms) == 72);
+static_assert(offsetof(wanlb_wan, reason) == 80);
 
 static_assert(sizeof(wanlb_config) == 16);
 static_assert(offsetof(wanlb_config, classifier) == 0);
@@ -81,7 +88,7 @@ static_assert(WANLB_CNT_BYPASSED == 0 && WANLB_CNT_UNPARSABLE == 1 && WANLB_CNT_
 TEST(SharedLayout, StructSizes) {
   EXPECT_EQ(sizeof(wanlb_flow_key), 40u);
   EXPECT_EQ(sizeof(wanlb_flow), 16u);
-  EXPECT_EQ(sizeof(wanlb_wan), 56u);
+  EXPECT_EQ(sizeof(wanlb_wan), 144u);
   EXPECT_EQ(sizeof(wanlb_config), 16u);
   EXPECT_EQ(sizeof(wanlb_wan_stats), 24u);
   EXPECT_EQ(sizeof(wanlb_lpm_v4), 8u);
