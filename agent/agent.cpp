@@ -351,6 +351,7 @@ void Agent::collect_rounds(uint64_t now_ns) {
   for (const auto& done : prober_->collect(now_ns)) {
     for (auto& w : wans_) {
       if (w.cfg->id != done.wan_id) continue;
+      spdlog::debug("WAN {}: probe round {}/{} answered", w.cfg->name, done.result.answered, done.result.sent);
       WanState old = w.health->state();
       if (w.health->on_round(done.result, now_ns / kNsPerMs)) note_change(w, old);
       else write_wan(dp_->map_fd(MapId::Wans), w.cfg->id, wan_entry(w));  // fresh RTT and loss for status

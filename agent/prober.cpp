@@ -1,6 +1,8 @@
 // Health probes per WAN: ICMP/ICMPv6 echo over raw sockets, ARP over a
 // packet socket. See prober.h.
 //
+// Echo payload (32 bytes, big-endian): cookie(8) wan_id(4) seq(4) zeros(16).
+//
 // Probes are numbered by one counter for the whole Prober, so a sequence
 // number is never reused while the process runs: a late reply to a probe
 // of a closed socket, a dropped round or a removed WAN can never match a
@@ -158,7 +160,8 @@ UniqueFd open_icmp4(const ProbeSpec& s) {
   // A raw ICMP socket gets a copy of every ICMP packet; only echo replies matter.
   icmp_filter filter{};
   filter.data = ~(1u << kIcmp4EchoReply);
-  if (::setsockopt(fd.get(), SOL_RAW, ICMP_FILTER, &filter, sizeof filter) != 0) fail(s, "ICMP_FILTER", errno);
+  if (::setsockopt(fd.get(), SOL_RAW, ICMP_FILTER, &filter, sizeof filter) != 0)
+    fail(s, "ICMP_FILTER", errno);
   pin_to_wan(s, fd.get());
   return fd;
 }

@@ -54,6 +54,8 @@ enum wanlb_parse_result {
 struct wanlb_packet {
 	struct wanlb_flow_key key;
 	__u8 is_fragment;
+	__u8 tcp_syn_only; /* SYN without ACK: a connection attempt */
+	__u8 tcp_ack;      /* ACK set: the client side of an established connection */
 };
 
 /* ICMP and ICMPv6 echo share this layout; defined here because the UAPI
@@ -108,6 +110,8 @@ static __always_inline int wanlb_parse_l4(void *l4, void *data_end, struct wanlb
 			return WANLB_PARSE_BAD;
 		key->sport = th->source;
 		key->dport = th->dest;
+		pkt->tcp_syn_only = th->syn && !th->ack;
+		pkt->tcp_ack = th->ack;
 		break;
 	}
 	case IPPROTO_UDP: {

@@ -94,12 +94,15 @@ int wanlb_tc_lan(struct __sk_buff *skb)
 
 	now = bpf_ktime_get_coarse_ns();
 	flow = bpf_map_lookup_elem(&wanlb_flows, &pkt.key);
-	if (flow) {
+	/* A SYN on a finished connection's entry starts a new connection. */
+	if (flow && !(pkt.tcp_syn_only && (flow->flags & WANLB_FLOW_F_ESTABLISHED))) {
 		wan = wanlb_live_wan(flow->wan_id);
 		if (wan) {
 			/* Established: follow the map, never the hash. */
 			if (now - flow->last_seen_ns > WANLB_REFRESH_NS)
 				flow->last_seen_ns = now;
+			if (pkt.tcp_ack && !(flow->flags & WANLB_FLOW_F_ESTABLISHED))
+				flow->flags |= WANLB_FLOW_F_ESTABLISHED;
 			wanlb_set_mark(skb, cfg, wan);
 			wanlb_count_wan(flow->wan_id, skb->len, 0);
 			return TC_ACT_OK;
@@ -119,7 +122,11 @@ int wanlb_tc_lan(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	}
 
-	struct wanlb_flow entry = { .last_seen_ns = now, .wan_id = wan_id };
+	struct wanlb_flow entry = {
+		.last_seen_ns = now,
+		.wan_id = wan_id,
+		.flags = pkt.tcp_ack ? WANLB_FLOW_F_ESTABLISHED : 0,
+	};
 
 	bpf_map_update_elem(&wanlb_flows, &pkt.key, &entry, BPF_ANY);
 	wanlb_set_mark(skb, cfg, wan);

@@ -66,8 +66,14 @@ struct wanlb_flow_key {
 struct wanlb_flow {
 	__u64 last_seen_ns; /* CLOCK_MONOTONIC (coarse), refreshed at most once a second */
 	__u32 wan_id;
-	__u32 flags; /* reserved, zero */
+	__u32 flags; /* WANLB_FLOW_F_* */
 };
+
+/* TCP: the client has acknowledged (the handshake completed). A bare SYN on
+ * such an entry is a new connection reusing the 5-tuple, and is classified
+ * afresh, as conntrack does; a SYN on an entry without it is a retransmit
+ * and keeps its WAN. */
+#define WANLB_FLOW_F_ESTABLISHED (1U << 0)
 
 #define WANLB_WAN_F_CONFIGURED (1U << 0)
 #define WANLB_WAN_F_UP (1U << 1)

@@ -242,6 +242,36 @@ TEST_F(DatapathTest, FlowsStickWhenSlotsChangeAndMoveWhenTheirWanGoesDown) {
   EXPECT_EQ(wan(frame(a)), other);
 }
 
+// A SYN on the entry of a connection that completed its handshake is a new
+// connection reusing the 5-tuple (conntrack's view too): it is classified
+// afresh. A SYN on an entry that never saw an ACK is a retransmit.
+TEST_F(DatapathTest, SynOnAFinishedConnectionIsANewConnection) {
+  auto pkt = [](uint8_t flags) {
+    return Packet::ipv4("192.168.1.10", "198.51.100.7").tcp(40000, 443).tcp_flags(flags).build();
+  };
+  uint32_t wa = wan(pkt(0x02));  // SYN
+  ASSERT_NE(wa, 0u);
+  uint32_t other = 3 - wa;
+  EXPECT_EQ(wan(pkt(0x10)), wa);  // the client's ACK: handshake done
+  ASSERT_EQ(flows().size(), 1u);
+  EXPECT_TRUE(flows()[0].value.flags & WANLB_FLOW_F_ESTABLISHED);
+
+  fill_slots(other);
+  EXPECT_EQ(wan(pkt(0x18)), wa) << "established data must stay on its WAN";
+  EXPECT_EQ(wan(pkt(0x02)), other) << "a new SYN on a finished tuple must follow the slot table";
+  ASSERT_EQ(flows().size(), 1u);
+  EXPECT_EQ(flows()[0].value.wan_id, other);
+  EXPECT_FALSE(flows()[0].value.flags & WANLB_FLOW_F_ESTABLISHED);
+}
+
+TEST_F(DatapathTest, SynRetransmitKeepsItsWan) {
+  auto syn = Packet::ipv4("192.168.1.10", "198.51.100.7").tcp(40001, 443).build();
+  uint32_t wa = wan(syn);
+  ASSERT_NE(wa, 0u);
+  fill_slots(3 - wa);
+  EXPECT_EQ(wan(syn), wa) << "a retransmitted SYN must not change WAN";
+}
+
 TEST_F(DatapathTest, MarkBitsOutsideMaskArePreserved) {
   Frame f = frame(Tuple{});
   RunResult r = run(f, kOtherBits);

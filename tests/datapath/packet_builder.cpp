@@ -71,6 +71,10 @@ Packet& Packet::tcp(uint16_t sport, uint16_t dport) {
   l4_ = L4::Tcp; proto_ = IPPROTO_TCP; sport_ = sport; dport_ = dport;
   return *this;
 }
+Packet& Packet::tcp_flags(uint8_t flags) {
+  tcp_flags_ = flags;
+  return *this;
+}
 Packet& Packet::udp(uint16_t sport, uint16_t dport) {
   l4_ = L4::Udp; proto_ = IPPROTO_UDP; sport_ = sport; dport_ = dport;
   return *this;
@@ -143,7 +147,7 @@ Frame Packet::build() const {
   switch (l4_) {
     case L4::Tcp:
       put16(l4, sport_); put16(l4, dport_); put32(l4, 1); put32(l4, 0);
-      put8(l4, 5 << 4); put8(l4, 0x02 /* SYN */); put16(l4, 65535); put16(l4, 0); put16(l4, 0);
+      put8(l4, 5 << 4); put8(l4, tcp_flags_); put16(l4, 65535); put16(l4, 0); put16(l4, 0);
       break;
     case L4::Udp:
       put16(l4, sport_); put16(l4, dport_); put16(l4, static_cast<uint16_t>(8 + payload_)); put16(l4, 0);

@@ -33,6 +33,7 @@ class Packet {
 
   // Layer 4. Ports and identifiers in host order.
   Packet& tcp(uint16_t sport, uint16_t dport);
+  Packet& tcp_flags(uint8_t flags);  // default 0x02 (SYN); 0x10 = ACK
   Packet& udp(uint16_t sport, uint16_t dport);
   Packet& icmp_echo(uint16_t id, uint16_t seq = 1);  // ICMP or ICMPv6 by family
   Packet& icmp(uint8_t type, uint16_t id);           // any type, id at the echo offset
@@ -73,6 +74,7 @@ class Packet {
   L4 l4_ = L4::None;
   uint8_t proto_ = 59;  // IPv6 "no next header"; IPv4 uses it as is
   uint16_t sport_ = 0, dport_ = 0;
+  uint8_t tcp_flags_ = 0x02;
   uint8_t icmp_type_ = 0;
   size_t other_len_ = 0, payload_ = 0;
 

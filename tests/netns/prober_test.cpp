@@ -144,14 +144,16 @@ class ProberTest : public wanlb_test::PrivateNetnsTest {
     wait_up({"wan1", "wan2", "gw2"}, {"gw1"});
   }
 
+  static bool is_up(const std::string& ip_link) { return ip_link.find("state UP") != std::string::npos; }
+
   // A veth sends only once linkwatch has activated its qdisc (until then
   // noop_qdisc drops, e.g. the first ARP request, retried only after 1 s);
   // operstate turns UP in the same step.
   void wait_up(const std::vector<std::string>& here, const std::vector<std::string>& in_peer) {
     for (int i = 0; i < 200; ++i) {
       bool all = true;
-      for (const auto& d : here) all = all && sh_out("ip -o link show dev " + d).find("state UP") != std::string::npos;
-      for (const auto& d : in_peer) all = all && peer_out("ip -o link show dev " + d).find("state UP") != std::string::npos;
+      for (const auto& d : here) all = all && is_up(sh_out("ip -o link show dev " + d));
+      for (const auto& d : in_peer) all = all && is_up(peer_out("ip -o link show dev " + d));
       if (all) return;
       ::usleep(10000);
     }
