@@ -55,15 +55,21 @@ i=0
 for pair in "${on_isp2[@]}"; do i=$((i + 1)); stream "a$i" ${pair} 14; done
 sleep 1
 
-log "A: isp1's gateway goes silent"
+log "A: isp1's gateway goes silent; a forger on isp1 answers every probe (right id/seq, wrong payload)"
+lab run isp1 spoofer "$WANLB_LABCONN" spoof-echo --dev down0 --seconds 4 >/dev/null
+sleep 0.2
 t0=$(ms_now)
 lab wan-silent 1
-wait_for 5 is_state isp1 down || fail "isp1 did not go down"
+wait_for 5 is_state isp1 down || fail "isp1 did not go down (forged echo replies kept it up?)"
 log "isp1 down after $(($(ms_now) - t0)) ms (measured by polling status; see bench/failover_bench.sh for the real figure)"
 wanlb_rt status --json | jq -e '.wans[0].reason | test("probe rounds failed")' >/dev/null || fail "reason missing"
 assert_eq "peers while isp1 is down" "$(burst_peers 128)" "10.100.2.2"
 assert_eq "TCP conntrack entries NATed to isp1" \
     "$(lab exec rt conntrack -L -p tcp --reply-dst 10.100.1.2 2>/dev/null | wc -l)" 0
+
+spoofed() { grep -o '"spoofed_replies":[0-9]*' "/run/wanlb-lab/$LAB.spoofer.log" | cut -d: -f2; }
+wait_for 5 spoofed >/dev/null || fail "the spoofer did not report"
+assert_between "forged echo replies sent to the router" "$(spoofed)" 3 100000
 
 log "B: isp1 answers again"
 lab wan-answer 1

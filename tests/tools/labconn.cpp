@@ -20,6 +20,9 @@
 // Exit codes: 0 ok, 1 failures happened, 2 usage error.
 
 #include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -62,6 +65,8 @@ const char* kUsage =
     "  until-ok --to ADDR --port P [--from ADDR] [--every-ms 10] [--attempt-timeout-ms 3000]\n"
     "           [--max-seconds 20] [--want-peer ADDR] [--json]\n"
     "         start a connection every --every-ms until one completes (through --want-peer)\n"
+    "  spoof-echo --dev IF [--seconds S]\n"
+    "         answer every IPv4 echo request seen on IF with a forged reply (right id/seq, wrong payload)\n"
     "exit: 0 ok, 1 failures, 2 usage\n";
 
 [[noreturn]] void usage_error(const std::string& msg) {
@@ -821,6 +826,79 @@ int cmd_until_ok(const std::vector<std::string>& args) {
   return ok ? kExitOk : kExitFail;
 }
 
+// -------------------------------------------------------------- spoof-echo
+
+uint16_t inet_csum(const uint8_t* p, size_t n, uint32_t sum = 0) {
+  for (size_t i = 0; i + 1 < n; i += 2) sum += static_cast<uint32_t>(p[i] << 8 | p[i + 1]);
+  if (n & 1) sum += static_cast<uint32_t>(p[n - 1] << 8);
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint16_t>(~sum);
+}
+
+// An attacker on the WAN side: sniff IPv4 echo requests on --dev (AF_PACKET
+// sees them even where the firewall drops them) and answer each with the
+// right identifier and sequence but a payload that is not the prober's
+// (every byte flipped). wanlb must ignore such replies.
+int cmd_spoof_echo(const std::vector<std::string>& args) {
+  std::string dev;
+  long seconds = 10;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto val = [&]() -> const std::string& {
+      if (i + 1 >= args.size()) usage_error(a + " needs a value");
+      return args[++i];
+    };
+    if (a == "--dev") dev = val();
+    else if (a == "--seconds") seconds = parse_num(a, val(), 1, 3600);
+    else usage_error("spoof-echo: unexpected argument '" + a + "'");
+  }
+  if (dev.empty()) usage_error("spoof-echo: --dev is required");
+  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_IP));
+  if (fd < 0) { std::perror("socket(AF_PACKET)"); return kExitFail; }
+  sockaddr_ll sll{};
+  sll.sll_family = AF_PACKET;
+  sll.sll_protocol = htons(ETH_P_IP);
+  sll.sll_ifindex = static_cast<int>(if_nametoindex(dev.c_str()));
+  if (sll.sll_ifindex == 0 || bind(fd, reinterpret_cast<sockaddr*>(&sll), sizeof(sll)) != 0) {
+    std::perror(("bind " + dev).c_str());
+    return kExitFail;
+  }
+  auto end = Clock::now() + std::chrono::seconds(seconds);
+  long sent = 0;
+  uint8_t buf[2048];
+  while (Clock::now() < end) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    sockaddr_ll from{};
+    socklen_t fl = sizeof(from);
+    ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &fl);
+    if (n < 14 + 20 + 8 || from.sll_pkttype == PACKET_OUTGOING) continue;
+    uint8_t* ip = buf + 14;
+    size_t ihl = static_cast<size_t>(ip[0] & 0x0f) * 4;
+    if (ip[9] != IPPROTO_ICMP || ihl < 20 || static_cast<size_t>(n) < 14 + ihl + 8 || ip[ihl] != 8) continue;
+    uint8_t* icmp = ip + ihl;
+    size_t icmp_len = static_cast<size_t>(n) - 14 - ihl;
+    // Reply: swap MACs and IPs, type 0, same id/seq, payload bytes flipped.
+    uint8_t mac[6];
+    std::memcpy(mac, buf, 6); std::memcpy(buf, buf + 6, 6); std::memcpy(buf + 6, mac, 6);
+    uint8_t addr[4];
+    std::memcpy(addr, ip + 12, 4); std::memcpy(ip + 12, ip + 16, 4); std::memcpy(ip + 16, addr, 4);
+    ip[8] = 64;
+    ip[10] = ip[11] = 0;
+    uint16_t c = inet_csum(ip, ihl);
+    ip[10] = static_cast<uint8_t>(c >> 8); ip[11] = static_cast<uint8_t>(c);
+    icmp[0] = 0;
+    for (size_t i = 8; i < icmp_len; i++) icmp[i] ^= 0xff;
+    icmp[2] = icmp[3] = 0;
+    c = inet_csum(icmp, icmp_len);
+    icmp[2] = static_cast<uint8_t>(c >> 8); icmp[3] = static_cast<uint8_t>(c);
+    if (sendto(fd, buf, static_cast<size_t>(n), 0, reinterpret_cast<sockaddr*>(&sll), sizeof(sll)) == n) sent++;
+  }
+  close(fd);
+  std::printf("{\"spoofed_replies\":%ld}\n", sent);
+  return kExitOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -837,5 +915,6 @@ int main(int argc, char** argv) {
   if (cmd == "burst") return cmd_burst(args);
   if (cmd == "stream") return cmd_stream(args);
   if (cmd == "until-ok") return cmd_until_ok(args);
+  if (cmd == "spoof-echo") return cmd_spoof_echo(args);
   usage_error("unknown command '" + cmd + "'");
 }
