@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <optional>
 #include <spdlog/spdlog.h>
@@ -21,7 +22,9 @@
 #include "health.h"
 #include "hooks.h"
 #include "map_io.h"
+#include "nft.h"
 #include "plan.h"
+#include "policy_maps.h"
 #include "prober.h"
 #include "routing.h"
 #include "state_store.h"
@@ -64,7 +67,7 @@ void apply_sysctls(const Config& cfg, AppliedState* state) {
   // IPv6 forwarding makes the kernel ignore router advertisements on WANs
   // that rely on them, so it is only switched on for IPv6 gateways.
   for (const auto& w : cfg.wans)
-    if (w.has_gateway && w.gateway.family == AF_INET6) {
+    if ((w.has_gateway && w.gateway.family == AF_INET6) || w.has_gateway6 || w.gateway6_auto) {
       set("net/ipv6/conf/all/forwarding", "1");
       break;
     }
@@ -84,7 +87,7 @@ void apply_sysctls(const Config& cfg, AppliedState* state) {
 struct WanRuntime {
   const WanConfig* cfg = nullptr;
   int ifindex = 0;
-  std::optional<IpAddr> gateway;  // static, or resolved for `gateway: auto`
+  std::optional<IpAddr> gw4, gw6;  // static, or resolved for `gateway: auto` / `gateway6: auto`
   std::unique_ptr<HealthMachine> health;
   uint64_t since_real_ms = 0;  // wall clock of the last state change, for status
   std::string reason;
@@ -92,6 +95,8 @@ struct WanRuntime {
   std::vector<IpAddr> addrs;  // last known addresses: the NAT source to flush on failure
 
   bool probes() const { return cfg->probe.method != ProbeMethod::None; }
+  bool auto_gateway() const { return cfg->gateway_auto || cfg->gateway6_auto; }
+  bool has_gateway() const { return gw4 || gw6; }
 };
 
 class Agent {
@@ -108,11 +113,13 @@ class Agent {
   void apply_wans();
   void sync_bypass_maps();
   void sync_routing();
+  void apply_nft();
   void refresh_links(uint64_t now_ms);
   void refresh_gateways(uint64_t now_ms);
   void configure_prober();
   void send_due_rounds(uint64_t now_ns);
   void collect_rounds(uint64_t now_ns);
+  void order_policies_by_rtt();
   void note_change(WanRuntime& w, WanState old_state);
   int poll_timeout_ms(uint64_t now_ns) const;
 
@@ -122,11 +129,13 @@ class Agent {
   std::unique_ptr<Datapath> dp_;
   std::unique_ptr<Routing> routing_;
   std::unique_ptr<Prober> prober_;
+  std::unique_ptr<Nft> nft_;
   std::vector<WanRuntime> wans_;
   SlotPlanner planner_;
   std::vector<uint32_t> applied_slots_;  // what wanlb_slots holds
   HookRunner hooks_;
   bool all_down_logged_ = false;
+  std::vector<std::vector<uint32_t>> policy_order_;  // WAN order written for `order: lowest-rtt` policies
 };
 
 void Agent::start() {
@@ -151,7 +160,15 @@ void Agent::start() {
   dp_ = std::make_unique<Datapath>(cfg_.flow_table_size, adopt ? &running : nullptr, &log);
   for (const auto& l : log) spdlog::info("{}", l);
 
-  // Fill every map before the first packet can reach the program.
+  // Fill every map before the first packet can reach the program; the
+  // policies before the config entry that says how many there are.
+  auto started = std::chrono::steady_clock::now();
+  PolicyApplyResult pol = apply_policies(policy_map_fds(*dp_), cfg_.policies);
+  if (!cfg_.policies.empty())
+    spdlog::info("policies: {} loaded ({} prefix entries written, {} removed) in {} ms", cfg_.policies.size(),
+                 pol.trie_updates, pol.trie_deletes,
+                 std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)
+                     .count());
   write_config(dp_->map_fd(MapId::Config), plan_dp_config(cfg_, seed));
   init_wans(adopted_wans);
   apply_wans();
@@ -159,6 +176,7 @@ void Agent::start() {
 
   routing_ = std::make_unique<Routing>(static_cast<uint8_t>(cfg_.route_protocol));
   sync_routing();
+  apply_nft();
   apply_sysctls(cfg_, &state_);
   prober_ = std::make_unique<Prober>(random_value<uint64_t>());
   configure_prober();
@@ -188,7 +206,8 @@ void Agent::init_wans(const std::vector<wanlb_wan>& adopted) {
   for (size_t i = 0; i < cfg_.wans.size(); i++) {
     WanRuntime& w = wans_[i];
     w.cfg = &cfg_.wans[i];
-    if (w.cfg->has_gateway) w.gateway = w.cfg->gateway;
+    if (w.cfg->has_gateway) (w.cfg->gateway.family == AF_INET ? w.gw4 : w.gw6) = w.cfg->gateway;
+    if (w.cfg->has_gateway6) w.gw6 = w.cfg->gateway6;
     WanState initial = WanState::Up;
     w.since_real_ms = real_ms();
     w.reason = "agent started";
@@ -209,9 +228,9 @@ void Agent::init_wans(const std::vector<wanlb_wan>& adopted) {
 wanlb_wan Agent::wan_entry(const WanRuntime& w) const {
   wanlb_wan e{};
   std::snprintf(e.name, sizeof(e.name), "%s", w.cfg->name.c_str());
-  if (w.gateway) {
-    std::memcpy(e.gateway, w.gateway->bytes.data(), w.gateway->family == AF_INET ? 4 : 16);
-    e.gw_family = static_cast<uint8_t>(w.gateway->family);
+  if (const std::optional<IpAddr>& gw = w.gw4 ? w.gw4 : w.gw6) {
+    std::memcpy(e.gateway, gw->bytes.data(), gw->family == AF_INET ? 4 : 16);
+    e.gw_family = static_cast<uint8_t>(gw->family);
   }
   e.ifindex = static_cast<uint32_t>(w.ifindex);
   e.mark = w.cfg->mark;
@@ -273,20 +292,27 @@ void Agent::sync_bypass_maps() {
   if (purged) spdlog::info("bypass: {} flows to newly bypassed destinations released", purged);
 }
 
-// Rules and routes for the WANs as they are now: resolved gateways, and no
-// route for a WAN whose interface is gone or whose auto gateway is unknown.
+// Rules and routes for the WANs as they are now (see plan_routes).
 void Agent::sync_routing() {
-  Config effective = cfg_;
-  effective.wans.clear();
+  std::vector<WanView> views;
+  for (const auto& w : wans_) views.push_back({w.cfg->id, w.cfg->name, w.cfg->weight, w.cfg->tier, w.health->state()});
+  ActiveSet active = active_set(views);
+  std::vector<WanRouteState> states;
   for (const auto& w : wans_) {
-    if (w.ifindex == 0 || (w.cfg->gateway_auto && !w.gateway)) continue;
-    WanConfig c = *w.cfg;
-    c.has_gateway = w.gateway.has_value();
-    if (w.gateway) c.gateway = *w.gateway;
-    effective.wans.push_back(c);
+    bool live = std::any_of(active.live.begin(), active.live.end(), [&](const SlotMember& m) { return m.id == w.cfg->id; });
+    states.push_back({w.cfg, w.ifindex, w.gw4, w.gw6, w.addrs, live});
   }
-  RoutingPlan plan = plan_routing(effective, ifindex_of);
-  for (const auto& line : routing_->reconcile(plan)) spdlog::info("{}", line);
+  for (const auto& line : routing_->reconcile(plan_routes(cfg_, states))) spdlog::info("{}", line);
+}
+
+// NAT per WAN and the conntrack tag that pins inbound connections to their
+// WAN, in wanlb's own nftables table (replaced as a whole, atomically).
+void Agent::apply_nft() {
+  std::vector<NftWan> wans;
+  for (const auto& w : cfg_.wans) wans.push_back({w.interface, w.mark, w.nat, w.nat6});
+  if (!nft_) nft_ = std::make_unique<Nft>();
+  nft_->apply(render_nft_ruleset(wans, cfg_.mark_mask));
+  spdlog::info("nftables: table inet {} applied (NAT and inbound tagging for {} WANs)", kNftTable, wans.size());
 }
 
 // Carrier and presence of every WAN interface; remember its addresses
@@ -295,6 +321,8 @@ void Agent::refresh_links(uint64_t now_ms) {
   for (auto& w : wans_) {
     w.ifindex = ifindex_of(w.cfg->interface);
     bool carrier = w.ifindex != 0 && interface_carrier(w.cfg->interface);
+    // Keep the last known addresses when they vanish: they are the NAT
+    // source whose conntrack entries a failure must flush.
     if (w.ifindex != 0) {
       std::vector<IpAddr> addrs = interface_addresses(w.ifindex);
       if (!addrs.empty()) w.addrs = addrs;
@@ -306,18 +334,21 @@ void Agent::refresh_links(uint64_t now_ms) {
 
 void Agent::refresh_gateways(uint64_t now_ms) {
   for (auto& w : wans_) {
-    if (!w.cfg->gateway_auto) continue;
-    std::optional<IpAddr> gw;
-    if (w.ifindex != 0) {
-      gw = main_default_gateway(w.ifindex, AF_INET);
-      if (!gw) gw = main_default_gateway(w.ifindex, AF_INET6);
-    }
-    if (gw == w.gateway) continue;
-    spdlog::info("WAN {}: gateway {} -> {} (main table default route on {})", w.cfg->name,
-                 w.gateway ? w.gateway->str() : "none", gw ? gw->str() : "none", w.cfg->interface);
-    w.gateway = gw;
+    if (!w.auto_gateway()) continue;
+    bool had = w.has_gateway();
+    auto follow = [&](bool is_auto, int family, std::optional<IpAddr>* gw) {
+      if (!is_auto) return;
+      std::optional<IpAddr> now = w.ifindex ? main_default_gateway(w.ifindex, family) : std::nullopt;
+      if (now == *gw) return;
+      spdlog::info("WAN {}: gateway {} -> {} (main table default route on {})", w.cfg->name,
+                   *gw ? (*gw)->str() : "none", now ? now->str() : "none", w.cfg->interface);
+      *gw = now;
+    };
+    follow(w.cfg->gateway_auto, AF_INET, &w.gw4);
+    follow(w.cfg->gateway6_auto, AF_INET6, &w.gw6);
+    if (had == w.has_gateway()) continue;
     WanState old = w.health->state();
-    if (w.health->on_gateway(gw.has_value(), now_ms)) note_change(w, old);
+    if (w.health->on_gateway(w.has_gateway(), now_ms)) note_change(w, old);
   }
 }
 
@@ -328,9 +359,14 @@ void Agent::configure_prober() {
     ProbeSpec spec{w.cfg->id, w.cfg->interface, w.cfg->mark, w.cfg->probe.method, {}, w.cfg->probe.timeout_ms};
     bool complete = true;
     for (const auto& t : w.cfg->probe.targets) {
-      if (!t.is_gateway) spec.targets.push_back(t.addr);
-      else if (w.gateway) spec.targets.push_back(*w.gateway);
-      else complete = false;  // auto gateway not known yet: the WAN is down anyway
+      if (!t.is_gateway) {
+        spec.targets.push_back(t.addr);
+        continue;
+      }
+      // "gateway" means every gateway the WAN has (IPv4 and IPv6); ARP only IPv4.
+      if (w.gw4) spec.targets.push_back(*w.gw4);
+      if (w.gw6 && w.cfg->probe.method != ProbeMethod::Arp) spec.targets.push_back(*w.gw6);
+      if (!w.has_gateway()) complete = false;  // auto gateway not known yet: the WAN is down anyway
     }
     if (complete) specs.push_back(spec);
   }
@@ -357,6 +393,30 @@ void Agent::collect_rounds(uint64_t now_ns) {
       else write_wan(dp_->map_fd(MapId::Wans), w.cfg->id, wan_entry(w));  // fresh RTT and loss for status
     }
   }
+  order_policies_by_rtt();
+}
+
+// `order: lowest-rtt` policies list their WANs fastest first (by the probes'
+// mean RTT; a WAN without a measurement goes last, ties keep the configured
+// order). Rewritten only when some order changes.
+void Agent::order_policies_by_rtt() {
+  std::vector<std::vector<uint32_t>> order(cfg_.policies.size());
+  bool any = false;
+  for (size_t i = 0; i < cfg_.policies.size(); i++) {
+    const PolicyConfig& p = cfg_.policies[i];
+    if (!p.order_by_rtt) continue;
+    any = true;
+    order[i] = p.wan_ids;
+    auto rtt = [&](uint32_t id) {
+      for (const auto& w : wans_)
+        if (w.cfg->id == id && w.health->rtt_us() > 0) return w.health->rtt_us();
+      return UINT32_MAX;
+    };
+    std::stable_sort(order[i].begin(), order[i].end(), [&](uint32_t a, uint32_t b) { return rtt(a) < rtt(b); });
+  }
+  if (!any || order == policy_order_) return;
+  policy_order_ = order;
+  write_policy_entries(policy_map_fds(*dp_).policies, policy_entries(cfg_.policies, order));
 }
 
 // A WAN changed state: maps first (traffic moves at once), then the

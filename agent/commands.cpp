@@ -16,7 +16,9 @@
 #include "datapath.h"
 #include "health.h"
 #include "map_io.h"
+#include "nft.h"
 #include "plan.h"
+#include "policy_maps.h"
 #include "routing.h"
 #include "state_store.h"
 #include "sysctl.h"
@@ -72,7 +74,8 @@ std::string format_time(uint64_t unix_ms) {
 }
 
 const char* counter_name(int i) {
-  static const char* names[WANLB_CNT_COUNT] = {"bypassed", "unparsable", "no_wan", "non_ip", "fragments"};
+  static const char* names[WANLB_CNT_COUNT] = {"bypassed",  "unparsable", "no_wan", "non_ip",
+                                               "fragments", "inbound",    "sticky"};
   return names[i];
 }
 
@@ -140,6 +143,24 @@ int cmd_status(const std::string& bpffs_dir, bool json) {
   bool any_slot = false;
   for (const auto& [id, n] : slot_count) any_slot |= id != 0 && n > 0;
   out["all_down"] = !any_slot;  // no WAN takes new connections: they follow the main table
+  out["policies"] = nlohmann::json::array();
+  if (cfg) {
+    PolicyMapFds pfds = policy_map_fds(maps);
+    std::vector<wanlb_policy> entries = read_policy_entries(pfds.policies);
+    std::vector<uint64_t> hits = read_policy_hits(maps[MapId::PolHits]);
+    static const char* actions[] = {"wans", "balance", "bypass"};
+    for (uint32_t i = 0; i < cfg->n_policies && i < entries.size(); i++) {
+      nlohmann::json wans_json = nlohmann::json::array();
+      for (uint32_t k = 0; k < entries[i].n_wans; k++) {
+        uint32_t id = entries[i].wans[k];
+        wans_json.push_back(id < wans.size() ? std::string(wans[id].name) : std::to_string(id));
+      }
+      out["policies"].push_back({{"name", std::string(entries[i].name, strnlen(entries[i].name, 16))},
+                                 {"action", entries[i].action < 3 ? actions[entries[i].action] : "?"},
+                                 {"wans", wans_json},
+                                 {"hits", i < hits.size() ? hits[i] : 0}});
+    }
+  }
   out["bypass"] = nlohmann::json::array();
   for (const auto& b : read_bypass(maps[MapId::Bypass4], maps[MapId::Bypass6])) {
     nlohmann::json origin = nlohmann::json::array();
@@ -172,6 +193,11 @@ int cmd_status(const std::string& bpffs_dir, bool json) {
   }
   std::printf("counters:");
   for (int i = 0; i < WANLB_CNT_COUNT; i++) std::printf(" %s=%lu", counter_name(i), counters[i]);
+  if (!out["policies"].empty()) {
+    std::printf("\npolicies (new connections decided):");
+    for (const auto& p : out["policies"])
+      std::printf(" %s=%lu", p["name"].get<std::string>().c_str(), p["hits"].get<uint64_t>());
+  }
   std::printf("\nbypass: %zu prefixes (config, connected networks, local addresses; --json lists them)\n",
               out["bypass"].size());
   return 0;
@@ -245,6 +271,7 @@ int cmd_cleanup(const std::string& bpffs_dir, uint32_t route_protocol) {
   }
   Routing routing(static_cast<uint8_t>(route_protocol));
   for (const auto& line : routing.remove_all()) spdlog::info("{}", line);
+  if (Nft().remove()) spdlog::info("removed nftables table inet {}", kNftTable);
   for (const auto& p : unpin_all(dir)) spdlog::info("removed {}", p);
   for (auto it = state.sysctls.rbegin(); it != state.sysctls.rend(); ++it) {
     // Put the old value back only if nobody changed it since we did.

@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <unordered_set>
 #include <utility>
 
 namespace wanlb {
@@ -112,6 +113,7 @@ const char* const kClassifierNames[WANLB_CLS_COUNT] = {
     "src-address",          "dst-address",          "both-addresses",
     "src-port",             "dst-port",             "both-ports",
     "src-address-and-port", "dst-address-and-port", "both-addresses-and-ports",
+    "round-robin",
 };
 
 }  // namespace
@@ -142,6 +144,14 @@ const char* probe_method_name(ProbeMethod m) {
   return "unknown";
 }
 
+const char* nat_mode_name(NatMode m) {
+  switch (m) {
+    case NatMode::Masquerade: return "masquerade";
+    case NatMode::None: return "none";
+  }
+  return "unknown";
+}
+
 // ---------------------------------------------------------------- parser
 
 namespace {
@@ -150,11 +160,18 @@ using YAML::Node;
 
 const std::vector<std::string> kTopKeys = {"lan",         "classifier",    "flow_table_size", "bypass",
                                            "mark_mask",   "first_table",   "rule_priority",   "route_protocol",
-                                           "bpffs_dir",   "hook",          "wans"};
-const std::vector<std::string> kWanKeys = {"name", "interface", "gateway", "tier", "weight", "mark", "table", "probe"};
+                                           "bpffs_dir",   "hook",          "sticky",          "sticky_timeout",
+                                           "local_table", "policies",      "wans"};
+const std::vector<std::string> kWanKeys = {"name",   "interface", "gateway", "gateway6", "tier", "weight",
+                                           "nat",    "nat6",      "mark",    "table",    "probe"};
 const std::vector<std::string> kProbeKeys = {"method", "targets",     "interval", "timeout",  "down",
                                              "up",     "reliability", "max_loss", "max_rtt", "quality_window"};
 const std::vector<std::string> kProbeMethods = {"icmp", "arp", "none"};
+const std::vector<std::string> kNatModes = {"masquerade", "none"};
+const std::vector<std::string> kStickyModes = {"none", "pair"};
+const std::vector<std::string> kPolicyKeys = {"name", "source", "destination", "protocol", "ports", "to", "order"};
+const std::vector<std::string> kPolicyOrders = {"as-listed", "lowest-rtt"};
+const std::vector<std::string> kProtocols = {"tcp", "udp", "icmp", "icmpv6"};
 
 constexpr uint64_t kMaxFlowEntries = 16777216;
 constexpr uint64_t kMaxFirstTable = 0xfffffff0;
@@ -166,6 +183,12 @@ constexpr uint64_t kMinProbeMs = 10;          // interval, timeout
 constexpr uint64_t kMaxProbeMs = 60 * 1000;   // interval, timeout, max_rtt
 constexpr uint64_t kMaxWindowMs = 10 * 60 * 1000;
 constexpr uint64_t kPpmPerPercent = 10000;
+constexpr uint64_t kMinStickyMs = 1000;
+constexpr uint64_t kMaxStickyMs = 24 * 60 * 60 * 1000;
+constexpr uint32_t kLocalTableOffset = 64;  // default local_table = first_table + 64 (past every WAN's default)
+constexpr size_t kMaxPolicyNameLen = 31;
+constexpr uint8_t kProtoTcp = 6;
+constexpr uint8_t kProtoUdp = 17;
 
 // One `key: value` of a mapping, or one item of a list, with what
 // messages need.
@@ -252,15 +275,18 @@ bool parse_decimal(const std::string& s, uint64_t scale, uint64_t* out, bool* in
   uint64_t frac = fp.empty() ? 0 : std::stoull(fp);
   uint64_t denom = 1;
   for (size_t i = 0; i < fp.size(); i++) denom *= 10;
-  // scale <= 60000 and frac < 1e9: no overflow anywhere below.
+  // scale <= 3600000 (an hour in ms), whole < 1e12 and frac < 1e9: no
+  // overflow anywhere below.
   *inexact = (frac * scale) % denom != 0;
   *out = whole * scale + frac * scale / denom;
   return true;
 }
 
-// 1500 -> "1500ms", 60000 -> "60s", 120000 -> "2m": how messages show
-// durations (60s rather than 1m, as the documented ranges say).
+// 1500 -> "1500ms", 60000 -> "60s", 120000 -> "2m", 86400000 -> "24h":
+// how messages show durations (60s rather than 1m, as the documented ranges
+// say).
 std::string fmt_ms(uint64_t ms) {
+  if (ms > 3600000 && ms % 3600000 == 0) return std::to_string(ms / 3600000) + "h";
   if (ms > 60000 && ms % 60000 == 0) return std::to_string(ms / 60000) + "m";
   if (ms >= 1000 && ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
   return std::to_string(ms) + "ms";
@@ -311,9 +337,55 @@ struct WanSource {
   int table_line = 0;  // 0: no explicit table
 };
 
+// Whole file into *text; false with *err = strerror(errno) on failure.
+bool read_whole_file(const std::string& path, std::string* text, std::string* err) {
+  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "re"), &std::fclose);
+  if (!f) {
+    *err = std::strerror(errno);
+    return false;
+  }
+  text->clear();
+  char buf[65536];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f.get())) > 0) text->append(buf, n);
+  // fopen() succeeds on a directory; the read is what fails (EISDIR).
+  if (std::ferror(f.get())) {
+    *err = std::strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+// Identity of a prefix for hash sets: family, length, address bytes.
+std::string prefix_key(const Prefix& p) {
+  std::string k(18, '\0');
+  k[0] = char(p.addr.family);
+  k[1] = char(p.len);
+  std::memcpy(&k[2], p.addr.bytes.data(), 16);
+  return k;
+}
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
+
+// Where `file:PATH` entries are looked up: the config file's directory
+// ("" = the current directory), with a trailing '/'.
+std::string dir_of(const std::string& source) {
+  const size_t slash = source.rfind('/');
+  return slash == std::string::npos ? std::string() : source.substr(0, slash + 1);
+}
+
+// Policy names share the WAN name alphabet but may be longer: they are
+// only logged and shown, never stored in a fixed-size map field.
+bool valid_policy_name(const std::string& s) {
+  if (s.empty() || s.size() > kMaxPolicyNameLen) return false;
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') return false;
+  return true;
+}
+
 class Parser {
  public:
-  explicit Parser(const std::string& source) : src_(source) {}
+  explicit Parser(const std::string& source) : src_(source), dir_(dir_of(source)) {}
   Config parse(const Node& root);
 
  private:
@@ -325,7 +397,7 @@ class Parser {
   void require(const Fields& f, const std::string& key, const Field& map) const;
   std::string scalar(const Field& f, const char* what) const;
   uint64_t integer(const Field& f, uint64_t lo, uint64_t hi) const;
-  uint64_t duration_ms(const Field& f, uint64_t lo, uint64_t hi) const;
+  uint64_t duration_ms(const Field& f, uint64_t lo, uint64_t hi, bool hours = false) const;
   uint32_t percent_ppm(const Field& f) const;
   std::vector<Field> list(const Field& f) const;
 
@@ -337,6 +409,9 @@ class Parser {
   void parse_wans(const Field& f, Config* cfg);
   WanConfig parse_wan(const Field& item, WanSource* ws) const;
   void parse_gateway(const Field& f, WanConfig* w) const;
+  void parse_gateway6(const Field& f, WanConfig* w) const;
+  NatMode parse_nat(const Field& f) const;
+  void parse_sticky(const Fields& f, Config* cfg) const;
   void parse_probe(const Fields& wan_fields, const Field& item, WanConfig* w) const;
   std::vector<ProbeTarget> parse_targets(const Field& f, const WanConfig& w) const;
 
@@ -347,11 +422,25 @@ class Parser {
   void check_explicit_mark(const Config& cfg, size_t i) const;
   void resolve_tables(Config* cfg) const;
   void check_default_table(const Config& cfg, size_t i, uint64_t table) const;
+  void resolve_local_table(Config* cfg) const;
+
+  void parse_policies(const Field& f, Config* cfg) const;
+  PolicyConfig parse_policy(const Field& item, size_t index, const Config& cfg, int* name_line) const;
+  void parse_prefixes(const Field& f, const char* noun, std::vector<Prefix>* out) const;
+  void read_prefix_file(const Field& item, const std::string& path, std::vector<Prefix>* out,
+                        std::unordered_set<std::string>* seen) const;
+  uint8_t parse_protocol(const Field& f) const;
+  std::vector<PortRange> parse_ports(const Field& f) const;
+  void parse_to(const Field& f, const Config& cfg, PolicyConfig* p) const;
+  void check_policy_room(const Field& f, const Config& cfg) const;
 
   std::string origin(bool is_explicit) const { return is_explicit ? "explicit" : "default"; }
 
   std::string src_;
+  std::string dir_;    // directory of src_ for relative `file:` paths ("" = current)
   int mask_line_ = 1;  // line of mark_mask, or 1 when defaulted
+  int first_table_line_ = 0;  // 0: first_table defaulted
+  int local_table_line_ = 0;  // 0: local_table defaulted
   std::vector<WanSource> wan_src_;
 };
 
@@ -396,8 +485,10 @@ uint64_t Parser::integer(const Field& f, uint64_t lo, uint64_t hi) const {
   return v;
 }
 
-// "200ms", "1s", "1.5s", "2m": an exact number of milliseconds in lo..hi.
-uint64_t Parser::duration_ms(const Field& f, uint64_t lo, uint64_t hi) const {
+// "200ms", "1s", "1.5s", "2m" (and "1h" where `hours`): an exact number of
+// milliseconds in lo..hi. Probe timings have no use for hours, so there
+// `1h` stays an unknown unit.
+uint64_t Parser::duration_ms(const Field& f, uint64_t lo, uint64_t hi, bool hours) const {
   const std::string text = scalar(f, "a duration");
   size_t unit_at = 0;
   while (unit_at < text.size() && (std::isdigit(static_cast<unsigned char>(text[unit_at])) || text[unit_at] == '.'))
@@ -408,14 +499,16 @@ uint64_t Parser::duration_ms(const Field& f, uint64_t lo, uint64_t hi) const {
   if (unit == "ms") scale = 1;
   else if (unit == "s") scale = 1000;
   else if (unit == "m") scale = 60000;
+  else if (unit == "h" && hours) scale = 3600000;
+  const std::string units = hours ? "ms, s, m, h" : "ms, s, m";
   bool unit_is_word = !unit.empty();
   for (char c : unit) unit_is_word = unit_is_word && std::isalpha(static_cast<unsigned char>(c));
   uint64_t ms = 0;
   bool inexact = false;
   if (!parse_decimal(number, scale ? scale : 1, &ms, &inexact) || (!scale && !unit.empty() && !unit_is_word))
     fail(f.line, f.path, "expected a duration such as 200ms, 1s, 1.5s or 2m, got '" + text + "'");
-  if (unit.empty()) fail(f.line, f.path, "'" + text + "' needs a unit (ms, s, m), e.g. " + number + "ms");
-  if (!scale) fail(f.line, f.path, "'" + text + "': unknown unit '" + unit + "' (allowed: ms, s, m)");
+  if (unit.empty()) fail(f.line, f.path, "'" + text + "' needs a unit (" + units + "), e.g. " + number + (hours ? "s" : "ms"));
+  if (!scale) fail(f.line, f.path, "'" + text + "': unknown unit '" + unit + "' (allowed: " + units + ")");
   if (inexact) fail(f.line, f.path, "'" + text + "' is not a whole number of milliseconds");
   if (ms < lo || ms > hi) fail(f.line, f.path, text + " is out of range " + fmt_ms(lo) + ".." + fmt_ms(hi));
   return ms;
@@ -459,6 +552,9 @@ Config Parser::parse(const Node& root) {
   check_mask_room(cfg);
   resolve_marks(&cfg);
   resolve_tables(&cfg);
+  resolve_local_table(&cfg);
+  // Last: policies name WANs, which must be known (and unique) by now.
+  if (f.count("policies")) parse_policies(f.at("policies"), &cfg);
   return cfg;
 }
 
@@ -470,7 +566,14 @@ void Parser::parse_top(const Fields& f, Config* cfg) {
   if (has("flow_table_size")) cfg->flow_table_size = uint32_t(integer(f.at("flow_table_size"), 1024, kMaxFlowEntries));
   if (has("bypass")) parse_bypass(f.at("bypass"), cfg);
   if (has("mark_mask")) cfg->mark_mask = parse_mask(f.at("mark_mask"));
-  if (has("first_table")) cfg->first_table = uint32_t(integer(f.at("first_table"), 1, kMaxFirstTable));
+  if (has("first_table")) {
+    cfg->first_table = uint32_t(integer(f.at("first_table"), 1, kMaxFirstTable));
+    first_table_line_ = f.at("first_table").line;
+  }
+  if (has("local_table")) {
+    cfg->local_table = uint32_t(integer(f.at("local_table"), 0, kMaxTable));
+    local_table_line_ = f.at("local_table").line;
+  }
   if (has("rule_priority")) cfg->rule_priority = uint32_t(integer(f.at("rule_priority"), 1, 32765));
   if (has("route_protocol")) cfg->route_protocol = uint32_t(integer(f.at("route_protocol"), 5, 254));
   if (has("bpffs_dir")) {
@@ -486,6 +589,7 @@ void Parser::parse_top(const Fields& f, Config* cfg) {
     if (cfg->hook.empty() || cfg->hook[0] != '/')
       fail(f.at("hook").line, "hook", "'" + cfg->hook + "' is not an absolute path");
   }
+  parse_sticky(f, cfg);
   parse_wans(f.at("wans"), cfg);
 }
 
@@ -507,7 +611,7 @@ wanlb_classifier Parser::parse_classifier_field(const Field& f) const {
   const std::string name = scalar(f, "a classifier name");
   wanlb_classifier c;
   if (!parse_classifier(name, &c)) {
-    std::vector<std::string> allowed(kClassifierNames, kClassifierNames + WANLB_CLS_COUNT);
+    const std::vector<std::string> allowed(kClassifierNames, kClassifierNames + WANLB_CLS_COUNT);
     fail(f.line, f.path, "unknown classifier '" + name + "' (allowed: " + join(allowed) + ")");
   }
   return c;
@@ -570,6 +674,9 @@ WanConfig Parser::parse_wan(const Field& item, WanSource* ws) const {
     fail(w.interface_line, f.at("interface").path,
          "'" + w.interface + "' is not a valid interface name (1..15 chars, no '/', ':' or spaces)");
   if (f.count("gateway")) parse_gateway(f.at("gateway"), &w);
+  if (f.count("gateway6")) parse_gateway6(f.at("gateway6"), &w);
+  if (f.count("nat")) w.nat = parse_nat(f.at("nat"));
+  w.nat6 = f.count("nat6") ? parse_nat(f.at("nat6")) : w.nat;
   if (f.count("tier")) w.tier = uint32_t(integer(f.at("tier"), 1, kMaxTier));
   if (f.count("weight")) w.weight = uint32_t(integer(f.at("weight"), 1, 1000));
   if (f.count("mark")) {
@@ -600,6 +707,52 @@ void Parser::parse_gateway(const Field& f, WanConfig* w) const {
   w->has_gateway = true;
 }
 
+// Runs after parse_gateway(): whether `gateway` is IPv6 decides.
+void Parser::parse_gateway6(const Field& f, WanConfig* w) const {
+  const std::string text = scalar(f, "an IPv6 address or 'auto'");
+  if (w->has_gateway && w->gateway.family == AF_INET6)
+    fail(f.line, f.path,
+         "gateway is already IPv6 (" + w->gateway.str() +
+             "); gateway6 is for a second, IPv6 gateway next to an IPv4 one");
+  if (text == "auto") {
+    w->gateway6_auto = true;  // the main table's IPv6 default route on `interface`
+    return;
+  }
+  IpAddr a;
+  if (!parse_ip(text, &a)) fail(f.line, f.path, "'" + text + "' is not an IPv6 address (or 'auto')");
+  if (a.family != AF_INET6)
+    fail(f.line, f.path, "'" + text + "' is an IPv4 address; gateway6 takes an IPv6 address (IPv4 goes in gateway)");
+  if (a.bytes == std::array<uint8_t, 16>{})
+    fail(f.line, f.path, "'" + text + "' is the unspecified address; omit gateway6 instead");
+  w->gateway6 = a;
+  w->has_gateway6 = true;
+}
+
+NatMode Parser::parse_nat(const Field& f) const {
+  const std::string text = scalar(f, "a NAT mode");
+  if (text == "masquerade") return NatMode::Masquerade;
+  if (text == "none") return NatMode::None;
+  fail(f.line, f.path, "unknown NAT mode '" + text + "' (allowed: " + join(kNatModes) + ")");
+}
+
+void Parser::parse_sticky(const Fields& f, Config* cfg) const {
+  if (f.count("sticky")) {
+    const Field& s = f.at("sticky");
+    const std::string text = scalar(s, "a sticky mode");
+    if (text == "pair") cfg->sticky_pair = true;
+    else if (text != "none") fail(s.line, s.path, "unknown sticky mode '" + text + "' (allowed: " + join(kStickyModes) + ")");
+  }
+  if (f.count("sticky_timeout")) {
+    // Accepted (and ignored) with `sticky: none`, like probe keys under
+    // method none: switching stickiness off should not need two edits.
+    const Field& t = f.at("sticky_timeout");
+    const uint64_t ms = duration_ms(t, kMinStickyMs, kMaxStickyMs, true);
+    // The data path keeps seconds; never round silently.
+    if (ms % 1000) fail(t.line, t.path, "'" + t.value.Scalar() + "' is not a whole number of seconds");
+    cfg->sticky_timeout_ms = uint32_t(ms);
+  }
+}
+
 std::vector<ProbeTarget> Parser::parse_targets(const Field& f, const WanConfig& w) const {
   const std::vector<Field> items = list(f);
   if (items.empty()) fail(f.line, f.path, "must list at least one target ('gateway' or an address)");
@@ -616,14 +769,18 @@ std::vector<ProbeTarget> Parser::parse_targets(const Field& f, const WanConfig& 
       if (t.addr.bytes == std::array<uint8_t, 16>{})
         fail(item.line, item.path, "'" + text + "' is the unspecified address");
     }
+    // `gateway` probes every gateway the WAN has: `gateway` and `gateway6`.
+    auto is_gateway_addr = [&w](const IpAddr& a) {
+      return (w.has_gateway && a == w.gateway) || (w.has_gateway6 && a == w.gateway6);
+    };
     for (size_t j = 0; j < out.size(); j++) {
       // The gateway written out as an address next to `gateway` would be
       // probed twice per round and count twice towards reliability.
-      const bool same_as_gateway = w.has_gateway && ((t.is_gateway && !out[j].is_gateway && out[j].addr == w.gateway) ||
-                                                     (!t.is_gateway && out[j].is_gateway && t.addr == w.gateway));
+      const IpAddr& addr = t.is_gateway ? out[j].addr : t.addr;
+      const bool same_as_gateway = t.is_gateway != out[j].is_gateway && is_gateway_addr(addr);
       if (out[j] == t || same_as_gateway)
         fail(item.line, item.path, "duplicate target '" + text + "' (also " + f.path + "[" + std::to_string(j) + "]" +
-                                       (same_as_gateway ? ", the gateway " + w.gateway.str() : std::string()) + ")");
+                                       (same_as_gateway ? ", the gateway " + addr.str() : std::string()) + ")");
     }
     out.push_back(t);
   }
@@ -668,13 +825,16 @@ void Parser::parse_probe(const Fields& wan_fields, const Field& item, WanConfig*
     if (!w->gateway_auto && !(w->has_gateway && w->gateway.family == AF_INET))
       fail(m.line, m.path,
            "arp needs an IPv4 gateway or 'gateway: auto', but " + wan +
-               (w->has_gateway ? " has the IPv6 gateway " + w->gateway.str() : " has no gateway (point-to-point)") +
+               (w->has_gateway                          ? " has the IPv6 gateway " + w->gateway.str()
+                : w->has_gateway6 || w->gateway6_auto ? " has only an IPv6 gateway (gateway6)"
+                                                        : " has no gateway (point-to-point)") +
                "; use method icmp");
     if (has("targets") && !(p.targets.size() == 1 && p.targets[0].is_gateway))
       fail(f.at("targets").line, f.at("targets").path,
            "arp probes only the gateway: targets must be [gateway] (or left out)");
   }
-  if (p.method == ProbeMethod::Icmp && !w->has_gateway && !w->gateway_auto) {
+  const bool p2p = !w->has_gateway && !w->gateway_auto && !w->has_gateway6 && !w->gateway6_auto;
+  if (p.method == ProbeMethod::Icmp && p2p) {
     for (size_t i = 0; i < p.targets.size(); i++) {
       if (!p.targets[i].is_gateway) continue;
       const std::string fix = "; list the addresses to probe or use method none";
@@ -801,6 +961,305 @@ void Parser::resolve_tables(Config* cfg) const {
     }
 }
 
+
+// The router's own connections (no source address chosen yet) route by
+// this table: a weighted multipath default over the live WANs. It must be
+// a table nothing else (no WAN) uses.
+void Parser::resolve_local_table(Config* cfg) const {
+  const bool x = local_table_line_ != 0;
+  if (x) {
+    if (const char* r = reserved_table(cfg->local_table))
+      fail(local_table_line_, "local_table",
+           std::to_string(cfg->local_table) + " is reserved ('" + r + "'); 0, 253, 254 and 255 cannot be used");
+  } else {
+    // Only an explicit first_table can push the default somewhere bad.
+    const uint64_t table = uint64_t(cfg->first_table) + kLocalTableOffset;
+    const int line = first_table_line_ ? first_table_line_ : 1;
+    const std::string what = "default local_table " + std::to_string(table) + " (first_table " +
+                             std::to_string(cfg->first_table) + " + " + std::to_string(kLocalTableOffset) + ")";
+    if (table > kMaxTable) fail(line, "local_table", what + " is above " + std::to_string(kMaxTable) + "; set local_table explicitly");
+    if (const char* r = reserved_table(table))
+      fail(line, "local_table", what + " is reserved ('" + r + "'); change first_table or set local_table explicitly");
+    cfg->local_table = uint32_t(table);
+  }
+  for (size_t i = 0; i < cfg->wans.size(); i++) {
+    const WanConfig& w = cfg->wans[i];
+    if (w.table != cfg->local_table) continue;
+    const bool wx = wan_src_[i].table_line != 0;
+    if (x)
+      fail(local_table_line_, "local_table",
+           "table clash: local_table and '" + w.name + "' (wans[" + std::to_string(i) + "], " + origin(wx) +
+               ") both get table " + std::to_string(w.table));
+    // A default WAN table is first_table + 0..63: only an explicit one can
+    // land on first_table + 64.
+    fail(wx ? wan_src_[i].table_line : w.line, "wans[" + std::to_string(i) + "].table",
+         "table clash: '" + w.name + "' (" + origin(wx) + ") and local_table (default, first_table + " +
+             std::to_string(kLocalTableOffset) + ") both get table " + std::to_string(w.table) +
+             "; choose another table or set local_table");
+  }
+}
+
+void Parser::parse_policies(const Field& f, Config* cfg) const {
+  // `policies:` with every entry commented out is a null: no policies.
+  if (f.value.IsNull()) return;
+  const std::vector<Field> items = list(f);
+  if (items.size() > WANLB_MAX_POLICIES)
+    fail(f.line, f.path,
+         std::to_string(items.size()) + " policies, at most " + std::to_string(WANLB_MAX_POLICIES) + " are supported");
+  for (size_t i = 0; i < items.size(); i++) {
+    int name_line = 0;
+    PolicyConfig p = parse_policy(items[i], i, *cfg, &name_line);
+    for (size_t j = 0; j < cfg->policies.size(); j++) {
+      if (cfg->policies[j].name != p.name) continue;
+      const std::string here = "policies[" + std::to_string(i) + "]";
+      const std::string there = "policies[" + std::to_string(j) + "]";
+      if (name_line) fail(name_line, here + ".name", "duplicate name '" + p.name + "' (also " + there + ")");
+      fail(p.line, here, "its default name '" + p.name + "' is already the name of " + there + "; name one of them");
+    }
+    // After a policy without conditions nothing is ever evaluated.
+    if (i > 0) {
+      const PolicyConfig& prev = cfg->policies[i - 1];
+      if (prev.source.empty() && prev.destination.empty() && prev.protocol == 0 && prev.ports.empty())
+        fail(p.line, "policies[" + std::to_string(i) + "]",
+             "unreachable: policies[" + std::to_string(i - 1) +
+                 "] matches every connection (it has no source, destination, protocol or ports)");
+    }
+    cfg->policies.push_back(std::move(p));
+  }
+  check_policy_room(f, *cfg);
+}
+
+// The data path keeps one LPM trie per family and direction holding every
+// distinct prefix of all policies: more than fit would fail at load time,
+// far from the config.
+void Parser::check_policy_room(const Field& f, const Config& cfg) const {
+  for (int dir = 0; dir < 2; dir++) {
+    size_t total = 0;
+    for (const PolicyConfig& p : cfg.policies) total += (dir ? p.destination : p.source).size();
+    if (total <= WANLB_POLICY_PREFIXES) continue;  // cheap bound first: the common case
+    for (int family : {AF_INET, AF_INET6}) {
+      std::unordered_set<std::string> distinct;
+      for (const PolicyConfig& p : cfg.policies)
+        for (const Prefix& x : dir ? p.destination : p.source)
+          if (x.addr.family == family) distinct.insert(prefix_key(x));
+      if (distinct.size() > WANLB_POLICY_PREFIXES)
+        fail(f.line, f.path,
+             std::to_string(distinct.size()) + " distinct " + (family == AF_INET ? "IPv4 " : "IPv6 ") +
+                 (dir ? "destination" : "source") + " prefixes over all policies; the data path holds at most " +
+                 std::to_string(WANLB_POLICY_PREFIXES));
+    }
+  }
+}
+
+PolicyConfig Parser::parse_policy(const Field& item, size_t index, const Config& cfg, int* name_line) const {
+  const Fields f = fields(item, kPolicyKeys);
+  require(f, "to", item);
+  auto has = [&](const char* k) { return f.count(k) != 0; };
+  PolicyConfig p;
+  p.line = item.line;
+  p.name = "policy" + std::to_string(index + 1);
+  if (has("name")) {
+    const Field& n = f.at("name");
+    p.name = scalar(n, "a name");
+    if (!valid_policy_name(p.name))
+      fail(n.line, n.path, "'" + p.name + "' is not a valid name (1..31 chars of A-Z a-z 0-9 _ . -)");
+    *name_line = n.line;
+  }
+  if (has("source")) parse_prefixes(f.at("source"), "source", &p.source);
+  if (has("destination")) parse_prefixes(f.at("destination"), "destination", &p.destination);
+  if (has("protocol")) p.protocol = parse_protocol(f.at("protocol"));
+  if (has("ports")) {
+    const Field& pf = f.at("ports");
+    p.ports = parse_ports(pf);
+    if (p.protocol != kProtoTcp && p.protocol != kProtoUdp)
+      fail(pf.line, pf.path,
+           std::string("ports need protocol tcp or udp, but protocol is ") +
+               (has("protocol") ? "'" + f.at("protocol").value.Scalar() + "'" : std::string("not set (any)")));
+  }
+  parse_to(f.at("to"), cfg, &p);
+  if (has("order")) {
+    const Field& o = f.at("order");
+    const std::string text = scalar(o, "an order");
+    if (text == "lowest-rtt") p.order_by_rtt = true;
+    else if (text != "as-listed") fail(o.line, o.path, "unknown order '" + text + "' (allowed: " + join(kPolicyOrders) + ")");
+    if (p.order_by_rtt && (p.action != PolicyAction::Wans || p.wans.size() < 2))
+      fail(o.line, o.path, "lowest-rtt needs 'to' to list two or more WANs to order");
+  }
+  return p;
+}
+
+// `source` / `destination`: prefixes, bare addresses and `file:PATH`
+// entries, merged into one list (a prefix given twice counts once).
+void Parser::parse_prefixes(const Field& f, const char* noun, std::vector<Prefix>* out) const {
+  const std::string empty_hint = std::string("must list at least one prefix or file:PATH (leave ") + noun +
+                                 " out to match any " + noun + ")";
+  if (f.value.IsNull()) fail(f.line, f.path, empty_hint);
+  const std::vector<Field> items = list(f);
+  if (items.empty()) fail(f.line, f.path, empty_hint);
+  std::unordered_set<std::string> seen;
+  bool had_file = false;
+  for (const Field& item : items) {
+    // `- file: x.txt` is a YAML mapping, not the string "file:x.txt".
+    if (item.value.IsMap() && item.value.size() == 1 && item.value.begin()->first.IsScalar() &&
+        item.value.begin()->first.Scalar() == "file")
+      fail(item.line, item.path, "got a mapping; write file:PATH without a space after the colon (or quote it)");
+    const std::string text = scalar(item, "a prefix or file:PATH");
+    if (text.compare(0, 5, "file:") == 0) {
+      size_t b = 5, e = text.size();
+      while (b < e && is_space(text[b])) b++;
+      while (e > b && is_space(text[e - 1])) e--;
+      const std::string path = text.substr(b, e - b);
+      if (path.empty()) fail(item.line, item.path, "'" + text + "' names no file");
+      read_prefix_file(item, path[0] == '/' ? path : dir_ + path, out, &seen);
+      had_file = true;
+      continue;
+    }
+    Prefix p;
+    std::string why;
+    if (!parse_prefix(text, &p, &why)) fail(item.line, item.path, "'" + text + "': " + why);
+    if (seen.insert(prefix_key(p)).second) out->push_back(p);
+  }
+  // Only files can leave the list empty. An empty condition would match
+  // everything: the opposite of what a (temporarily) empty list means.
+  if (out->empty() && had_file)
+    fail(f.line, f.path,
+         std::string("no prefixes: the listed files hold none, and an empty ") + noun + " would match every " + noun);
+}
+
+// One prefix per line; `#` starts a comment; blank lines and surrounding
+// whitespace are ignored. Linear in the file size: these lists can hold a
+// whole country's address space.
+void Parser::read_prefix_file(const Field& item, const std::string& path, std::vector<Prefix>* out,
+                              std::unordered_set<std::string>* seen) const {
+  std::string text, err;
+  if (!read_whole_file(path, &text, &err)) fail(item.line, item.path, "cannot read " + path + ": " + err);
+  auto fail_at = [&](size_t line, const std::string& problem) {
+    throw ConfigError(path + ":" + std::to_string(line) + ": " + problem + " (" + item.path + ")");
+  };
+  size_t line = 0;
+  size_t pos = 0;
+  std::string entry, why;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string::npos) nl = text.size();
+    line++;
+    size_t b = pos, e = nl;
+    pos = nl + 1;
+    const void* hash = std::memchr(text.data() + b, '#', e - b);
+    if (hash) e = size_t(static_cast<const char*>(hash) - text.data());
+    while (b < e && is_space(text[b])) b++;
+    while (e > b && is_space(text[e - 1])) e--;
+    if (b == e) continue;
+    entry.assign(text, b, e - b);
+    for (char c : entry)
+      if (is_space(c)) fail_at(line, "'" + entry + "': one prefix per line");
+    Prefix p;
+    if (!parse_prefix(entry, &p, &why)) fail_at(line, "'" + entry + "': " + why);
+    if (seen->insert(prefix_key(p)).second) out->push_back(p);
+  }
+}
+
+uint8_t Parser::parse_protocol(const Field& f) const {
+  const std::string text = scalar(f, "a protocol");
+  if (text == "tcp") return kProtoTcp;
+  if (text == "udp") return kProtoUdp;
+  if (text == "icmp") return 1;
+  if (text == "icmpv6") return 58;
+  uint64_t v = 0;
+  if (!parse_uint(text, &v))
+    fail(f.line, f.path, "unknown protocol '" + text + "' (allowed: " + join(kProtocols) + ", or a number 1..255)");
+  // 0 is how the data path spells "any protocol": it cannot be a condition.
+  if (v == 0) fail(f.line, f.path, "0 is out of range 1..255 (leave protocol out to match any protocol)");
+  if (v > 255) fail(f.line, f.path, text + " is out of range 1..255");
+  return uint8_t(v);
+}
+
+std::vector<PortRange> Parser::parse_ports(const Field& f) const {
+  const std::vector<Field> items = list(f);
+  if (items.empty()) fail(f.line, f.path, "must list at least one port or range (leave ports out to match any port)");
+  if (items.size() > WANLB_POLICY_MAX_PORTS)
+    fail(f.line, f.path,
+         std::to_string(items.size()) + " entries, at most " + std::to_string(WANLB_POLICY_MAX_PORTS) +
+             " are supported (ranges such as 10000-20000 count as one)");
+  // Decimal digits only: a port is not a mark, 0x forms would only confuse.
+  auto port = [](const std::string& s, uint32_t* v) {
+    if (s.empty() || s.size() > 5) return false;
+    *v = 0;
+    for (char c : s) {
+      if (c < '0' || c > '9') return false;
+      *v = *v * 10 + uint32_t(c - '0');
+    }
+    return true;
+  };
+  std::vector<PortRange> out;
+  for (size_t i = 0; i < items.size(); i++) {
+    const Field& item = items[i];
+    const std::string text = scalar(item, "a port or a range such as 10000-20000");
+    const size_t dash = text.find('-');
+    uint32_t lo = 0, hi = 0;
+    const bool ok = dash == std::string::npos ? port(text, &lo) && port(text, &hi)
+                                              : port(text.substr(0, dash), &lo) && port(text.substr(dash + 1), &hi);
+    if (!ok) fail(item.line, item.path, "expected a port 1..65535 or a range such as 10000-20000, got '" + text + "'");
+    for (uint32_t v : {lo, hi})
+      if (v < 1 || v > 65535) fail(item.line, item.path, "'" + text + "': port " + std::to_string(v) + " is out of range 1..65535");
+    if (lo > hi) fail(item.line, item.path, "'" + text + "': the range starts above its end");
+    const PortRange r{uint16_t(lo), uint16_t(hi)};
+    for (size_t j = 0; j < out.size(); j++)
+      if (out[j] == r) fail(item.line, item.path, "duplicate port '" + text + "' (also " + f.path + "[" + std::to_string(j) + "])");
+    out.push_back(r);
+  }
+  return out;
+}
+
+// `to: isp2`, `to: [isp1, isp2]`, `to: balance` or `to: bypass`.
+void Parser::parse_to(const Field& f, const Config& cfg, PolicyConfig* p) const {
+  std::vector<std::string> names;
+  for (const WanConfig& w : cfg.wans) names.push_back(w.name);
+  auto wan_index = [&](const std::string& name) {
+    for (size_t i = 0; i < cfg.wans.size(); i++)
+      if (cfg.wans[i].name == name) return int(i);
+    return -1;
+  };
+  auto add = [&](const Field& item, const std::string& name) {
+    const int i = wan_index(name);
+    if (i < 0) {
+      const bool keyword = name == "balance" || name == "bypass";
+      fail(item.line, item.path,
+           "unknown WAN '" + name + "' (configured: " + join(names) + ")" +
+               (keyword ? "; '" + name + "' is a word of its own: write to: " + name + ", not in a list" : std::string()));
+    }
+    for (size_t j = 0; j < p->wans.size(); j++)
+      if (p->wans[j] == name)
+        fail(item.line, item.path, "duplicate WAN '" + name + "' (also " + f.path + "[" + std::to_string(j) + "])");
+    p->wans.push_back(name);
+    p->wan_ids.push_back(cfg.wans[size_t(i)].id);
+  };
+  p->action = PolicyAction::Wans;
+  if (f.value.IsScalar()) {
+    const std::string text = f.value.Scalar();
+    if (text == "balance" || text == "bypass") {
+      // A WAN may be called that; the list form always means WAN names.
+      const int i = wan_index(text);
+      if (i >= 0)
+        fail(f.line, f.path,
+             "'" + text + "' is both a keyword and the name of wans[" + std::to_string(i) + "]; write to: [" + text +
+                 "] to mean the WAN");
+      p->action = text == "balance" ? PolicyAction::Balance : PolicyAction::Bypass;
+      return;
+    }
+    add(f, text);
+    return;
+  }
+  if (!f.value.IsSequence())
+    fail(f.line, f.path, "expected a WAN name, a list of WAN names, 'balance' or 'bypass', got " + describe(f.value));
+  const std::vector<Field> items = list(f);
+  if (items.empty()) fail(f.line, f.path, "must list at least one WAN");
+  if (items.size() > WANLB_POLICY_MAX_WANS)
+    fail(f.line, f.path,
+         std::to_string(items.size()) + " WANs, at most " + std::to_string(WANLB_POLICY_MAX_WANS) + " are supported");
+  for (const Field& item : items) add(item, scalar(item, "a WAN name"));
+}
+
 }  // namespace
 
 // ------------------------------------------------------------ entry points
@@ -828,14 +1287,8 @@ Config parse_config(const std::string& yaml_text, const std::string& source) {
 }
 
 Config load_config(const std::string& path) {
-  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "re"), &std::fclose);
-  if (!f) throw ConfigError("cannot read " + path + ": " + std::strerror(errno));
-  std::string text;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f.get())) > 0) text.append(buf, n);
-  // fopen() succeeds on a directory; the read is what fails (EISDIR).
-  if (std::ferror(f.get())) throw ConfigError("cannot read " + path + ": " + std::strerror(errno));
+  std::string text, err;
+  if (!read_whole_file(path, &text, &err)) throw ConfigError("cannot read " + path + ": " + err);
   return parse_config(text, path);
 }
 

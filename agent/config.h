@@ -76,6 +76,10 @@ struct ProbeConfig {
   uint32_t quality_window_ms = 10000;  // sliding window for max_loss / max_rtt (>= interval)
 };
 
+// Source NAT on a WAN, managed by wanlb in its own nftables table.
+enum class NatMode { Masquerade, None };
+const char* nat_mode_name(NatMode m);  // "masquerade", "none"
+
 struct WanConfig {
   std::string name;       // 1..15 chars, [A-Za-z0-9_.-], unique
   std::string interface;  // Linux interface name
@@ -83,7 +87,15 @@ struct WanConfig {
   IpAddr gateway;         // when has_gateway; else route via the device (PPPoE etc.)
   bool gateway_auto = false;  // `gateway: auto`: follow the main table's default route on `interface`
                               // (has_gateway is false then; the agent resolves it at run time)
+  // Dual-stack WANs: `gateway6` (an IPv6 address or `auto`) adds an IPv6
+  // default route next to the IPv4 one of `gateway`. When `gateway` itself
+  // is IPv6 this stays unset.
+  bool has_gateway6 = false;
+  IpAddr gateway6;
+  bool gateway6_auto = false;
   uint32_t tier = 1;      // 1..16: traffic uses the lowest tier that has a live WAN
+  NatMode nat = NatMode::Masquerade;   // IPv4 (`nat`)
+  NatMode nat6 = NatMode::Masquerade;  // IPv6 (`nat6`; defaults to `nat`)
   ProbeConfig probe;
   uint32_t weight = 1;    // 1..1000
   uint32_t id = 0;        // WAN id in the data path: 1-based position in `wans`
@@ -91,6 +103,29 @@ struct WanConfig {
   uint32_t table = 0;     // resolved: explicit `table`, or first_table + id - 1
   int line = 0;           // line of this WAN's entry, for messages
   int interface_line = 0; // line of its `interface:` key
+};
+
+struct PortRange {
+  uint16_t lo = 0;  // inclusive
+  uint16_t hi = 0;
+  bool operator==(const PortRange& o) const { return lo == o.lo && hi == o.hi; }
+};
+
+enum class PolicyAction { Wans, Balance, Bypass };
+
+// One entry of `policies`: new connections that match every condition given
+// (empty = any) go where `to` says. The first matching policy wins.
+struct PolicyConfig {
+  std::string name;                // `name`, default "policy<N>" (1-based)
+  std::vector<Prefix> source;      // inline prefixes and the contents of `file:` entries
+  std::vector<Prefix> destination;
+  uint8_t protocol = 0;            // 0 = any; tcp 6, udp 17, icmp 1, icmpv6 58, or a number
+  std::vector<PortRange> ports;    // destination ports (needs protocol tcp or udp); <= 8 ranges
+  PolicyAction action = PolicyAction::Balance;
+  std::vector<std::string> wans;   // `to: isp2` or `to: [isp1, isp2]` (first live wins), <= 8
+  std::vector<uint32_t> wan_ids;   // resolved ids of `wans`
+  bool order_by_rtt = false;       // `order: lowest-rtt`: the agent keeps `wans` sorted by probe RTT
+  int line = 0;
 };
 
 struct Config {
@@ -106,6 +141,11 @@ struct Config {
   uint32_t route_protocol = 201;     // rtnetlink protocol stamped on our rules/routes, 5..254
   std::string bpffs_dir = "/sys/fs/bpf/wanlb";  // where maps and program are pinned
   std::string hook;                  // optional absolute path run on every WAN state change
+  std::vector<PolicyConfig> policies;  // <= WANLB_MAX_POLICIES, in order
+  bool sticky_pair = false;          // `sticky: pair` (default `none`)
+  uint32_t sticky_timeout_ms = 600000;  // `sticky_timeout`, 1s..24h, default 10m
+  uint32_t local_table = 0;          // resolved: `local_table`, default first_table + 64; the router's
+                                     // own traffic uses it (a default route over the live WANs)
   std::vector<WanConfig> wans;       // 1..WANLB_MAX_WANS
 };
 

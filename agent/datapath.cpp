@@ -15,8 +15,9 @@
 namespace wanlb {
 
 const std::array<const char*, kMapCount> kMapNames = {
-    "wanlb_flows", "wanlb_slots",     "wanlb_wans",    "wanlb_config",
-    "wanlb_wan_stats", "wanlb_counters", "wanlb_bypass4", "wanlb_bypass6"};
+    "wanlb_flows",    "wanlb_slots",    "wanlb_wans",     "wanlb_config",   "wanlb_wan_stats", "wanlb_counters",
+    "wanlb_bypass4",  "wanlb_bypass6",  "wanlb_policies", "wanlb_pol_src4", "wanlb_pol_src6",  "wanlb_pol_dst4",
+    "wanlb_pol_dst6", "wanlb_pol_hits", "wanlb_pairs",    "wanlb_rr"};
 
 namespace {
 
@@ -165,6 +166,8 @@ Datapath::Datapath(uint32_t flow_table_size, const MapFds* adopt, std::vector<st
   if (!skel_) fail("opening the BPF skeleton", errno);
   bpf_map* flows = skel_map(skel_, MapId::Flows);
   if (int err = bpf_map__set_max_entries(flows, flow_table_size)) fail("sizing wanlb_flows", err);
+  // Sticky pairs: at most one per flow, so the same size is enough.
+  if (int err = bpf_map__set_max_entries(skel_map(skel_, MapId::Pairs), flow_table_size)) fail("sizing wanlb_pairs", err);
 
   int migrate_from = -1;
   for (size_t i = 0; adopt && i < kMapCount; i++) {

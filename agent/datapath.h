@@ -20,8 +20,18 @@ struct wanlb_tc;  // bpftool-generated skeleton
 namespace wanlb {
 
 // The maps of bpf/maps.h, by role. Order is the order of kMapNames.
-enum class MapId { Flows, Slots, Wans, Config, WanStats, Counters, Bypass4, Bypass6 };
-constexpr size_t kMapCount = 8;
+enum class MapId {
+  Flows, Slots, Wans, Config, WanStats, Counters, Bypass4, Bypass6,
+  Policies,   // wanlb_policies: the ordered policy list (wanlb_policy)
+  PolSrc4,    // wanlb_pol_src4 .. wanlb_pol_dst6: prefix -> bitmask of policies
+  PolSrc6,
+  PolDst4,
+  PolDst6,
+  PolHits,    // wanlb_pol_hits: per-CPU new connections decided per policy
+  Pairs,      // wanlb_pairs: sticky address pairs, sized like wanlb_flows
+  Rr,         // wanlb_rr: round-robin counter
+};
+constexpr size_t kMapCount = 16;
 extern const std::array<const char*, kMapCount> kMapNames;  // "wanlb_flows", ...
 constexpr const char* kProgName = "wanlb_tc_lan";
 

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <sstream>
@@ -42,6 +43,11 @@ wanlb_config plan_dp_config(const Config& cfg, uint32_t hash_seed) {
   c.classifier = cfg.classifier;
   c.mark_mask = cfg.mark_mask;
   c.hash_seed = hash_seed;
+  // wanlb's nftables table always tags inbound connections, so the data
+  // path always looks for them.
+  c.flags = WANLB_CFG_F_INBOUND | (cfg.sticky_pair ? WANLB_CFG_F_STICKY_PAIR : 0);
+  c.n_policies = static_cast<uint32_t>(cfg.policies.size());
+  c.sticky_timeout_s = cfg.sticky_timeout_ms / 1000;
   return c;
 }
 
@@ -51,6 +57,97 @@ std::vector<BypassEntry> plan_bypass(const Config& cfg, const ConnectedSet& conn
   for (const auto& p : connected.connected) out.push_back({p, WANLB_BYPASS_CONNECTED});
   for (const auto& p : connected.local) out.push_back({p, WANLB_BYPASS_LOCAL});
   return out;
+}
+
+namespace {
+
+FwmarkRule rule(int family, uint32_t priority, uint32_t table) {
+  FwmarkRule r;
+  r.family = family;
+  r.priority = priority;
+  r.table = table;
+  return r;
+}
+
+Prefix host_prefix(const IpAddr& a) {
+  Prefix p;
+  p.addr = a;
+  p.len = a.family == AF_INET ? 32 : 128;
+  return p;
+}
+
+WanRoute default_route(int family, uint32_t table, int ifindex, const std::optional<IpAddr>& gw) {
+  WanRoute r;
+  r.family = family;
+  r.table = table;
+  r.ifindex = ifindex;
+  r.has_gateway = gw.has_value();
+  if (gw) r.gateway = *gw;
+  return r;
+}
+
+// The WAN's default route of `family`: via its gateway of that family, or
+// via the device when the WAN has no gateway at all (point-to-point).
+std::optional<WanRoute> wan_route(const WanRouteState& w, int family) {
+  const WanConfig& c = *w.cfg;
+  bool p2p = !c.has_gateway && !c.gateway_auto && !c.has_gateway6 && !c.gateway6_auto;
+  const std::optional<IpAddr>& gw = family == AF_INET ? w.gw4 : w.gw6;
+  if (gw) return default_route(family, c.table, w.ifindex, gw);
+  if (p2p) return default_route(family, c.table, w.ifindex, std::nullopt);
+  return std::nullopt;
+}
+
+}  // namespace
+
+RoutingPlan plan_routes(const Config& cfg, const std::vector<WanRouteState>& wans) {
+  RoutingPlan plan;
+  const uint32_t p = cfg.rule_priority;
+  uint32_t max_weight = 1;
+  for (const auto& w : wans) max_weight = std::max(max_weight, w.cfg->weight);
+  for (int family : {AF_INET, AF_INET6}) {
+    WanRoute local;
+    local.family = family;
+    local.table = cfg.local_table;
+    for (const auto& w : wans) {
+      if (w.ifindex == 0) continue;
+      FwmarkRule fw = rule(family, p, w.cfg->table);
+      fw.mark = w.cfg->mark;
+      fw.mask = cfg.mark_mask;
+      plan.rules.push_back(fw);
+      for (const auto& a : w.addrs) {
+        if (a.family != family) continue;
+        FwmarkRule from = rule(family, p + 2, w.cfg->table);
+        from.has_src = true;
+        from.src = host_prefix(a);
+        plan.rules.push_back(from);
+      }
+      std::optional<WanRoute> r = wan_route(w, family);
+      if (!r) continue;
+      plan.routes.push_back(*r);
+      if (!w.live) continue;
+      // Multipath weights are 1..256: scale the WAN weights (1..1000) into them.
+      Nexthop nh{w.ifindex, r->has_gateway, r->gateway,
+                 std::max<uint32_t>(1, (w.cfg->weight * 256 + max_weight - 1) / max_weight)};
+      local.nexthops.push_back(nh);
+    }
+    FwmarkRule main_first = rule(family, p + 1, 254);
+    main_first.iif = "lo";
+    main_first.suppress_prefixlen = 0;
+    plan.rules.push_back(main_first);
+    FwmarkRule to_local = rule(family, p + 3, cfg.local_table);
+    to_local.iif = "lo";
+    plan.rules.push_back(to_local);
+    // The kernel refuses device-only next hops in an IPv6 multipath route:
+    // with several live WANs, the point-to-point ones sit out of it.
+    if (family == AF_INET6 && local.nexthops.size() > 1) {
+      std::vector<Nexthop> with_gw;
+      for (const auto& nh : local.nexthops)
+        if (nh.has_gateway) with_gw.push_back(nh);
+      local.nexthops = with_gw.empty() ? std::vector<Nexthop>{local.nexthops.front()} : with_gw;
+    }
+    if (!local.nexthops.empty()) plan.routes.push_back(local);
+  }
+  return plan;
 }
 
 namespace {

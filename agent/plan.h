@@ -5,12 +5,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "config.h"
 #include "connected.h"
 #include "map_io.h"
+#include "routing.h"
 #include "slot_table.h"
 #include "wanlb/dp_shared.h"
 
@@ -27,6 +29,28 @@ wanlb_config plan_dp_config(const Config& cfg, uint32_t hash_seed);
 
 // Config bypass prefixes plus the router's connected networks and addresses.
 std::vector<BypassEntry> plan_bypass(const Config& cfg, const ConnectedSet& connected);
+
+// One WAN as routing sees it at this moment.
+struct WanRouteState {
+  const WanConfig* cfg = nullptr;
+  int ifindex = 0;                  // 0: the interface is gone
+  std::optional<IpAddr> gw4, gw6;   // resolved gateways (static or auto)
+  std::vector<IpAddr> addrs;        // addresses on the interface
+  bool live = false;                // takes new connections (active tier, up)
+};
+
+// Every rule and route wanlb wants, from the config and the WANs' state:
+//   pref P    fwmark WAN/MASK lookup WAN_TABLE         (LAN traffic the data path marked)
+//   pref P+1  iif lo lookup main suppress_prefixlength 0  (router traffic to connected and
+//                                                      specific routes stays on main, e.g. a
+//                                                      reply to a LAN host)
+//   pref P+2  from WAN_ADDRESS lookup WAN_TABLE        (the router's replies to the internet
+//                                                      leave by the WAN whose address they use)
+//   pref P+3  iif lo lookup LOCAL_TABLE                (router traffic to the internet: a
+//                                                      weighted multipath default over live WANs)
+// WAN tables hold the default route of their family via the gateway (via the
+// device for point-to-point WANs). P = rule_priority.
+RoutingPlan plan_routes(const Config& cfg, const std::vector<WanRouteState>& wans);
 
 // The human-readable plan `wanlb check` prints.
 std::string describe_plan(const Config& cfg);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -13,29 +14,54 @@
 
 namespace wanlb {
 
-// `ip rule add fwmark MARK/MASK lookup TABLE pref PRIORITY proto P` (one per family).
+// One `ip rule` wanlb installs (stamped with its protocol). The selectors
+// that are set must all match:
+//   fwmark MARK/MASK lookup TABLE            (mask != 0)
+//   from PREFIX lookup TABLE                 (has_src)
+//   iif lo lookup main suppress_prefixlength 0   (iif, suppress_prefixlen >= 0)
 struct FwmarkRule {
   int family = 0;  // AF_INET or AF_INET6
   uint32_t mark = 0;
-  uint32_t mask = 0;
+  uint32_t mask = 0;  // 0: no fwmark selector
   uint32_t table = 0;
   uint32_t priority = 0;
+  bool has_src = false;
+  Prefix src;
+  std::string iif;              // "" = any
+  int suppress_prefixlen = -1;  // -1 = none
   bool operator==(const FwmarkRule& o) const {
-    return family == o.family && mark == o.mark && mask == o.mask && table == o.table && priority == o.priority;
+    return family == o.family && mark == o.mark && mask == o.mask && table == o.table && priority == o.priority &&
+           has_src == o.has_src && (!has_src || src == o.src) && iif == o.iif &&
+           suppress_prefixlen == o.suppress_prefixlen;
   }
 };
 
-// Default route of one WAN table: via gateway, or via the device (scope link)
-// for point-to-point links without a gateway.
-struct WanRoute {
-  int family = 0;  // AF_INET or AF_INET6
-  uint32_t table = 0;
+// One next hop of a route: via gateway, or via the device (scope link) for
+// point-to-point links without a gateway.
+struct Nexthop {
   int ifindex = 0;
   bool has_gateway = false;
   IpAddr gateway;
+  uint32_t weight = 1;  // 1..256, used when a route has several next hops
+  bool operator==(const Nexthop& o) const {
+    return ifindex == o.ifindex && has_gateway == o.has_gateway && (!has_gateway || gateway == o.gateway) &&
+           (weight == o.weight);
+  }
+};
+
+// The default route of a table (0.0.0.0/0 or ::/0). One next hop for a WAN
+// table; several (weighted multipath) for the local table that carries the
+// router's own traffic over the live WANs.
+struct WanRoute {
+  int family = 0;  // AF_INET or AF_INET6
+  uint32_t table = 0;
+  int ifindex = 0;  // single next hop (when `nexthops` is empty)
+  bool has_gateway = false;
+  IpAddr gateway;
+  std::vector<Nexthop> nexthops;  // multipath when not empty (ifindex/gateway above unused)
   bool operator==(const WanRoute& o) const {
     return family == o.family && table == o.table && ifindex == o.ifindex && has_gateway == o.has_gateway &&
-           (!has_gateway || gateway == o.gateway);
+           (!has_gateway || gateway == o.gateway) && nexthops == o.nexthops;
   }
 };
 

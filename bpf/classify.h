@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* PCC: choose a WAN for a new connection from its selected fields. */
+/* PCC: choose a WAN for a new connection from its selected fields (or, for
+ * the round-robin classifier, from a counter of new connections). */
 #ifndef WANLB_BPF_CLASSIFY_H
 #define WANLB_BPF_CLASSIFY_H
 
@@ -48,10 +49,22 @@ static __always_inline __u32 wanlb_pcc_hash(const struct wanlb_flow_key *key, co
 	return wanlb_jhash_input(&in, cfg->hash_seed);
 }
 
+/* Round robin (RouterOS nth): every new connection takes the next slot; the
+ * slot table carries the weights. One counter shared by all CPUs. */
+static __always_inline __u32 wanlb_rr_slot(void)
+{
+	__u32 zero = 0;
+	__u64 *next = bpf_map_lookup_elem(&wanlb_rr, &zero);
+
+	return next ? __sync_fetch_and_add(next, 1) % WANLB_SLOT_COUNT : 0;
+}
+
 /* WAN id owning the connection's slot; 0 when the table is empty. */
 static __always_inline __u32 wanlb_pick_wan(const struct wanlb_flow_key *key, const struct wanlb_config *cfg)
 {
-	__u32 slot = wanlb_pcc_hash(key, cfg) % WANLB_SLOT_COUNT;
+	__u32 slot = __builtin_expect(cfg->classifier == WANLB_CLS_ROUND_ROBIN, 0)
+			     ? wanlb_rr_slot()
+			     : wanlb_pcc_hash(key, cfg) % WANLB_SLOT_COUNT;
 	__u32 *wan_id = bpf_map_lookup_elem(&wanlb_slots, &slot);
 
 	return wan_id ? *wan_id : 0;

@@ -74,4 +74,62 @@ struct {
 	__type(value, __u32);
 } wanlb_bypass6 SEC(".maps");
 
+/* ------------------------------------------------------------- policies */
+
+/* The ordered policy list; entries 0 .. wanlb_config.n_policies-1 count. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, WANLB_MAX_POLICIES);
+	__type(key, __u32);
+	__type(value, struct wanlb_policy);
+} wanlb_policies SEC(".maps");
+
+/* Prefix conditions: address -> bitmask of the policies (bit i = policy i)
+ * that contain it. The agent stores for every prefix the union over all
+ * prefixes covering it, so the longest match alone gives the answer. */
+#define WANLB_POLICY_TRIE(name, key_type)                        \
+	struct {                                                 \
+		__uint(type, BPF_MAP_TYPE_LPM_TRIE);             \
+		__uint(max_entries, WANLB_POLICY_PREFIXES);      \
+		__uint(map_flags, BPF_F_NO_PREALLOC);            \
+		__type(key, key_type);                           \
+		__type(value, __u64);                            \
+	} name SEC(".maps")
+
+WANLB_POLICY_TRIE(wanlb_pol_src4, struct wanlb_lpm_v4);
+WANLB_POLICY_TRIE(wanlb_pol_src6, struct wanlb_lpm_v6);
+WANLB_POLICY_TRIE(wanlb_pol_dst4, struct wanlb_lpm_v4);
+WANLB_POLICY_TRIE(wanlb_pol_dst6, struct wanlb_lpm_v6);
+
+/* New connections decided by each policy (per-CPU, index = policy).
+ * Named wanlb_pol_hits: map names are cut at 15 characters. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, WANLB_MAX_POLICIES);
+	__type(key, __u32);
+	__type(value, __u64);
+} wanlb_pol_hits SEC(".maps");
+
+/* --------------------------------------------------------- sticky pairs */
+
+/* Address pair -> the WAN its connections use. Sized by the agent like
+ * wanlb_flows; LRU so that a full table forgets the idlest pairs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, WANLB_DEFAULT_FLOW_ENTRIES);
+	__type(key, struct wanlb_pair_key);
+	__type(value, struct wanlb_pair);
+} wanlb_pairs SEC(".maps");
+
+/* ---------------------------------------------------------- round robin */
+
+/* New connections seen by the round-robin classifier (shared by all CPUs,
+ * incremented atomically); the next slot is counter % WANLB_SLOT_COUNT. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} wanlb_rr SEC(".maps");
+
 #endif /* WANLB_BPF_MAPS_H */

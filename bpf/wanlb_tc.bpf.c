@@ -5,10 +5,17 @@
  * For each IP packet from the LAN:
  *   1. an established flow follows its entry in wanlb_flows while its WAN is up;
  *   2. a new flow to a bypassed destination gets no mark (main table);
- *   3. otherwise the classifier's fields are hashed to a slot, the slot names
- *      the WAN, the flow is pinned to it in wanlb_flows.
- * The packet leaves with the WAN's fwmark in the bits of mark_mask; the
- * agent's `fwmark MARK/MASK lookup TABLE` rules route it.
+ *   3. a new flow that is the reply of a connection that came in from a WAN
+ *      (conntrack, see inbound.h) leaves through that WAN;
+ *   4. else the first matching policy decides (policy.h): a WAN list, the
+ *      balanced choice, or no mark;
+ *   5. else, with sticky pairs on, an active address pair keeps its WAN
+ *      (sticky.h);
+ *   6. else the classifier's fields are hashed to a slot (or round robin
+ *      takes the next slot), the slot names the WAN.
+ * The chosen WAN is pinned in wanlb_flows. The packet leaves with the WAN's
+ * fwmark in the bits of mark_mask; the agent's `fwmark MARK/MASK lookup
+ * TABLE` rules route it.
  * Every path returns TC_ACT_OK: wanlb steers, it never drops.
  */
 #include <linux/bpf.h>
@@ -19,6 +26,10 @@
 #include "maps.h"
 #include "parsing.h"
 #include "classify.h"
+#include "inbound.h"
+#include "policy.h"
+#include "sticky.h"
+#include "wans.h"
 
 #define WANLB_REFRESH_NS 1000000000ULL /* last_seen granularity: one second */
 #define WANLB_PULL_LEN 256               /* enough for 2 VLAN tags, IPv6 + 8 ext headers in practice */
@@ -40,16 +51,6 @@ static __always_inline void wanlb_count_wan(__u32 wan_id, __u32 len, int new_flo
 	st->packets += 1;
 	st->bytes += len;
 	st->new_flows += new_flow;
-}
-
-/* The WAN if it exists and is up, else NULL. */
-static __always_inline struct wanlb_wan *wanlb_live_wan(__u32 wan_id)
-{
-	struct wanlb_wan *wan = bpf_map_lookup_elem(&wanlb_wans, &wan_id);
-
-	if (!wan || !(wan->flags & WANLB_WAN_F_UP))
-		return NULL;
-	return wan;
 }
 
 static __always_inline void wanlb_set_mark(struct __sk_buff *skb, const struct wanlb_config *cfg,
@@ -97,10 +98,18 @@ int wanlb_tc_lan(struct __sk_buff *skb)
 	/* A SYN on a finished connection's entry starts a new connection. */
 	if (flow && !(pkt.tcp_syn_only && (flow->flags & WANLB_FLOW_F_ESTABLISHED))) {
 		wan = wanlb_live_wan(flow->wan_id);
+		/* A reply of an inbound connection stays on its WAN even when
+		 * that WAN is down (see below); only this rare case pays the
+		 * extra test. */
+		if (!wan && (flow->flags & WANLB_FLOW_F_INBOUND))
+			wan = wanlb_configured_wan(flow->wan_id);
 		if (wan) {
 			/* Established: follow the map, never the hash. */
-			if (now - flow->last_seen_ns > WANLB_REFRESH_NS)
+			if (now - flow->last_seen_ns > WANLB_REFRESH_NS) {
 				flow->last_seen_ns = now;
+				if (cfg->flags & WANLB_CFG_F_STICKY_PAIR)
+					wanlb_sticky_refresh(&pkt.key, flow->wan_id, now);
+			}
 			if (pkt.tcp_ack && !(flow->flags & WANLB_FLOW_F_ESTABLISHED))
 				flow->flags |= WANLB_FLOW_F_ESTABLISHED;
 			wanlb_set_mark(skb, cfg, wan);
@@ -115,17 +124,80 @@ int wanlb_tc_lan(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	}
 
-	wan_id = wanlb_pick_wan(&pkt.key, cfg);
-	wan = wanlb_live_wan(wan_id);
+	__u32 flow_flags = pkt.tcp_ack ? WANLB_FLOW_F_ESTABLISHED : 0;
+
+	wan = NULL;
+	wan_id = 0;
+
+	/* Reply of a connection that came in from a WAN: leave through it.
+	 * A LAN-initiated connection starts with a bare SYN, which cannot be
+	 * such a reply: no conntrack lookup for it. The WAN is used even when
+	 * it is down: the reply only makes sense through the address the
+	 * peer connected to (elsewhere it would be NATed to another one), and
+	 * the connection is dead anyway if that WAN really is. */
+	if ((cfg->flags & WANLB_CFG_F_INBOUND) && !pkt.tcp_syn_only) {
+		wan_id = wanlb_inbound_wan(skb, &pkt, cfg->mark_mask);
+		if (wan_id) {
+			wan = wanlb_configured_wan(wan_id);
+			if (wan) {
+				flow_flags |= WANLB_FLOW_F_INBOUND;
+				wanlb_count(WANLB_CNT_INBOUND);
+			}
+		}
+	}
+
+	/* Policies: the first match decides. */
+	if (!wan && __builtin_expect(cfg->n_policies != 0, 0)) {
+		struct wanlb_policy *pol = NULL;
+		int idx = wanlb_policy_find(&pkt, cfg->n_policies);
+
+		if (idx >= 0)
+			pol = bpf_map_lookup_elem(&wanlb_policies, &idx);
+		if (pol) {
+			wanlb_count_policy(idx);
+			if (pol->action == WANLB_ACT_BYPASS) {
+				wanlb_count(WANLB_CNT_BYPASSED);
+				return TC_ACT_OK;
+			}
+			if (pol->action == WANLB_ACT_WANS) {
+				/* None of its WANs up: the balanced choice. */
+				wan = wanlb_policy_wan(pol, &wan_id);
+				if (wan)
+					flow_flags |= WANLB_FLOW_F_POLICY;
+			}
+		}
+	}
+
 	if (!wan) {
-		wanlb_count(WANLB_CNT_NO_WAN);
-		return TC_ACT_OK;
+		/* Balanced: the pair's WAN if sticky, else the slot table. */
+		int sticky = cfg->flags & WANLB_CFG_F_STICKY_PAIR;
+		struct wanlb_pair_key pk;
+
+		if (__builtin_expect(sticky, 0)) {
+			/* Zeroed here, not at the declaration: without sticky
+			 * pairs the key is never built. */
+			__builtin_memset(&pk, 0, sizeof(pk));
+			wanlb_pair_key_of(&pkt.key, &pk);
+			wan = wanlb_sticky_wan(&pk, cfg, now, &wan_id);
+			if (wan)
+				wanlb_count(WANLB_CNT_STICKY);
+		}
+		if (!wan) {
+			wan_id = wanlb_pick_wan(&pkt.key, cfg);
+			wan = wanlb_live_wan(wan_id);
+			if (!wan) {
+				wanlb_count(WANLB_CNT_NO_WAN);
+				return TC_ACT_OK;
+			}
+			if (__builtin_expect(sticky, 0))
+				wanlb_sticky_record(&pk, wan_id, now);
+		}
 	}
 
 	struct wanlb_flow entry = {
 		.last_seen_ns = now,
 		.wan_id = wan_id,
-		.flags = pkt.tcp_ack ? WANLB_FLOW_F_ESTABLISHED : 0,
+		.flags = flow_flags,
 	};
 
 	bpf_map_update_elem(&wanlb_flows, &pkt.key, &entry, BPF_ANY);

@@ -18,24 +18,40 @@
 #   ISP i    wan<i> (rt) 10.100.i.2/24 fd00:100:i::2/64  <->  down0 (ispi) 10.100.i.1 fd00:100:i::1
 #            up0 (ispi) 10.200.i.1/24 fd00:200:i::1/64   <->  isp<i> (inet) 10.200.i.2 fd00:200:i::2
 #   Internet srv0 (inet, dummy; a veth pair srv0/srv0peer if no dummy driver) 198.51.100.10 .. .(10+S-1)/32, 203.0.113.10/32,
-#            2001:db8:100::10 .. ::(10+S-1)/128, 2001:db8:203::10/128
+#            198.18.0.10/32, 198.18.200.10/32 (policy tests),
+#            2001:db8:100::10 .. ::(10+S-1)/128, 2001:db8:203::10/128, 2001:db8:200::10/128
 #   (IPv6 host parts reuse the decimal digits of the IPv4 host part, e.g. ::25.)
 #
 # Router P-rt: main-table default via ISP 1 (10.100.1.1 / fd00:100:1::1),
-# masquerade on every wan<i> (nft tables `ip labnat`, `ip6 labnat6`), forwarding
-# OFF unless `up --forwarding` (the agent under test enables it).
+# forwarding OFF unless `up --forwarding` (the agent under test enables it).
+# No NAT unless `up --lab-nat` (masquerade on every wan<i>, nft tables
+# `ip labnat`, `ip6 labnat6`): source NAT is the job of wanlb itself.
+#
+# ISPs do source-address validation (BCP38), nft table `inet bcp38` in
+# P-ispI: a packet from the router link (down0) whose source is not one of
+# the customer's prefixes (10.100.I.0/24, fd00:100:I::/64, fe80::/10 for
+# neighbour discovery, plus the LAN prefixes with `--route-lan I`) is
+# dropped. A reply that leaves through the wrong WAN therefore fails (and is
+# counted by the rules with comment "wrong-wan").
+#
+# `up --route-lan I` (repeatable): ISP I routes the LAN prefixes
+# (192.168.77.0/24, fd00:77::/64) to the router, as if it had delegated them,
+# and the internet routes them via ISP I: for WANs without NAT.
 #
 # Usage as a command:
 #   lab.sh up [--prefix P] [--wans N] [--rate RATE] [--clients K] [--servers S] [--forwarding]
+#             [--lab-nat] [--route-lan I]...
 #   lab.sh down --prefix P            (or: lab.sh down P)
 #   lab.sh exec P ROLE CMD...         ROLE = cl | rt | isp1..ispN | inet
 #   lab.sh run  P ROLE NAME CMD...    background process, log /run/wanlb-lab/<P>.<NAME>.log
 #   lab.sh stop P NAME                stop one process started with `run`
 #   lab.sh wan-down P I | wan-up P I  carrier cut of ISP I (down0 in P-ispI)
+#   lab.sh wan-silent P I | wan-answer P I   ISP I drops everything / answers again
 #   lab.sh status [P]                 list labs recorded in /run/wanlb-lab
 #
 # Usage as a library: `source deploy/lab/lab.sh` defines lab_up, lab_down,
-# lab_exec, lab_run, lab_stop_proc, lab_wan_down, lab_wan_up, lab_status,
+# lab_exec, lab_run, lab_stop_proc, lab_wan_down, lab_wan_up, lab_wan_silent,
+# lab_wan_answer, lab_status,
 # lab_ns, lab_client_addrs, lab_server_addrs (+ the lab_cli dispatcher).
 # Each function body runs in a subshell with `set -euo pipefail`, so sourcing
 # and calling them never changes the caller's shell options; a failure shows
@@ -140,7 +156,8 @@ lab_server_addrs() ( # S [v6] -> comma separated server addresses
 
 lab_up() (
     set -euo pipefail
-    local prefix="" wans=2 rate="" clients=16 servers=16 forwarding=0 keep=0
+    local prefix="" wans=2 rate="" clients=16 servers=16 forwarding=0 keep=0 labnat=0
+    local route_lan=()
     while (($#)); do
         case "$1" in
             --prefix) prefix=${2:-}; shift 2 || _lab_usage_die "--prefix needs a value" ;;
@@ -149,6 +166,8 @@ lab_up() (
             --clients) clients=${2:-}; shift 2 || _lab_usage_die "--clients needs a value" ;;
             --servers) servers=${2:-}; shift 2 || _lab_usage_die "--servers needs a value" ;;
             --forwarding) forwarding=1; shift ;;
+            --lab-nat) labnat=1; shift ;;
+            --route-lan) route_lan+=("${2:-}"); shift 2 || _lab_usage_die "--route-lan needs a value" ;;
             --keep-on-failure) keep=1; shift ;;
             *) _lab_usage_die "up: unknown argument '$1'" ;;
         esac
@@ -156,6 +175,10 @@ lab_up() (
     [[ "$wans" =~ ^[0-9]+$ ]] && ((wans >= 2 && wans <= 8)) || _lab_usage_die "--wans must be 2..8"
     [[ "$clients" =~ ^[0-9]+$ ]] && ((clients >= 1 && clients <= 200)) || _lab_usage_die "--clients must be 1..200"
     [[ "$servers" =~ ^[0-9]+$ ]] && ((servers >= 1 && servers <= 200)) || _lab_usage_die "--servers must be 1..200"
+    local r
+    for r in "${route_lan[@]}"; do
+        [[ "$r" =~ ^[1-8]$ ]] && ((r <= wans)) || _lab_usage_die "--route-lan '$r': want a WAN index 1..$wans"
+    done
     [[ -z "$rate" || "$rate" =~ ^[0-9]+(\.[0-9]+)?([kmg]?bit|[kmg]?bps)$ ]] ||
         _lab_usage_die "--rate '$rate' not understood (e.g. 20mbit)"
     [[ $EUID -eq 0 ]] || _lab_die "must run as root"
@@ -200,7 +223,7 @@ lab_up() (
     trap 'exit 130' INT      # make sure the EXIT trap runs on signals too
     trap 'exit 143' TERM
 
-    _lab_log "creating lab '$prefix' (wans=$wans clients=$clients servers=$servers rate=${rate:-none} forwarding=$forwarding)"
+    _lab_log "creating lab '$prefix' (wans=$wans clients=$clients servers=$servers rate=${rate:-none} forwarding=$forwarding lab-nat=$labnat route-lan=${route_lan[*]:-none})"
 
     local ns_cl="$prefix-cl" ns_rt="$prefix-rt" ns_inet="$prefix-inet"
     mkns() { # NAME
@@ -224,6 +247,8 @@ lab_up() (
         echo "SERVERS=$servers"
         echo "RATE=$rate"
         echo "FORWARDING=$forwarding"
+        echo "LAB_NAT=$labnat"
+        echo "ROUTE_LAN=\"${route_lan[*]:-}\""
     } >"$LAB_STATE_DIR/$prefix.env"
 
     # ---- LAN
@@ -286,9 +311,36 @@ lab_up() (
         # The internet routes each customer prefix back through its own ISP.
         ip -n "$ns_inet" route add "10.100.$i.0/24" via "10.200.$i.1" dev "isp$i"
         ip -n "$ns_inet" -6 route add "fd00:100:$i::/64" via "fd00:200:$i::1" dev "isp$i"
+
+        # Delegated LAN prefixes (--route-lan i): routed to the router.
+        local src4="10.100.$i.0/24" src6="fd00:100:$i::/64, fe80::/10"
+        for r in "${route_lan[@]}"; do
+            ((r == i)) || continue
+            ip -n "$ns_isp" route add 192.168.77.0/24 via "10.100.$i.2" dev down0
+            ip -n "$ns_isp" -6 route add fd00:77::/64 via "fd00:100:$i::2" dev down0
+            ip -n "$ns_inet" route add 192.168.77.0/24 via "10.200.$i.1" dev "isp$i"
+            ip -n "$ns_inet" -6 route add fd00:77::/64 via "fd00:200:$i::1" dev "isp$i"
+            src4+=", 192.168.77.0/24"
+            src6+=", fd00:77::/64"
+        done
+
+        # BCP38: only the customer's own source addresses enter from down0.
+        # Packets with another WAN's address (a reply that left through the
+        # wrong WAN) are counted separately (comment "wrong-wan").
+        nsexec "$ns_isp" nft -f - <<NFT
+table inet bcp38 {
+  chain prerouting {
+    type filter hook prerouting priority -200; policy accept;
+    iifname "down0" ip saddr != { $src4 } ip saddr 10.100.0.0/16 counter drop comment "wrong-wan"
+    iifname "down0" ip saddr != { $src4 } counter drop comment "spoofed"
+    iifname "down0" ip6 saddr != { $src6 } ip6 saddr fd00:100::/32 counter drop comment "wrong-wan"
+    iifname "down0" ip6 saddr != { $src6 } counter drop comment "spoofed"
+  }
+}
+NFT
     done
 
-    # ---- router: main-table default via ISP 1, NAT on every WAN
+    # ---- router: main-table default via ISP 1; NAT only with --lab-nat
     ip -n "$ns_rt" route add default via 10.100.1.1 dev wan1
     ip -n "$ns_rt" -6 route add default via fd00:100:1::1 dev wan1
     local nat4="" nat6="" ifs
@@ -296,7 +348,7 @@ lab_up() (
         nat4+="    oifname \"wan$i\" masquerade"$'\n'
     done
     nat6=$nat4
-    nsexec "$ns_rt" nft -f - <<EOF
+    ((!labnat)) || nsexec "$ns_rt" nft -f - <<EOF
 table ip labnat {
   chain postrouting {
     type nat hook postrouting priority srcnat; policy accept;
@@ -323,6 +375,9 @@ EOF
     done
     batch+="addr add 203.0.113.10/32 dev srv0"$'\n'
     batch+="addr add 2001:db8:203::10/128 dev srv0 nodad"$'\n'
+    batch+="addr add 198.18.0.10/32 dev srv0"$'\n'
+    batch+="addr add 198.18.200.10/32 dev srv0"$'\n'
+    batch+="addr add 2001:db8:200::10/128 dev srv0 nodad"$'\n'
     printf '%s' "$batch" | ip -n "$ns_inet" -batch -
     ip -n "$ns_inet" link set srv0 up
 
@@ -504,9 +559,16 @@ lab_status() (
 lab_usage() {
     cat <<'EOF'
 usage: lab.sh COMMAND ...
-  up [--prefix P] [--wans N] [--rate RATE] [--clients K] [--servers S] [--forwarding] [--keep-on-failure]
+  up [--prefix P] [--wans N] [--rate RATE] [--clients K] [--servers S] [--forwarding]
+     [--lab-nat] [--route-lan I]... [--keep-on-failure]
         build a lab, print its prefix (default: wl + 5 random hex digits)
         N = 2..8 (default 2), K/S = 1..200 (default 16), RATE e.g. 20mbit (tbf on each ISP)
+        --forwarding   the router forwards without an agent (the agent enables it itself)
+        --lab-nat      the lab masquerades on every WAN itself (nft ip labnat / ip6 labnat6);
+                       off by default: source NAT is wanlb's job
+        --route-lan I  ISP I routes the LAN prefixes (192.168.77.0/24, fd00:77::/64) to the
+                       router and the internet routes them via ISP I (WANs without NAT)
+        Every ISP drops packets from the router whose source is not the customer's (BCP38).
   down --prefix P | down P      remove exactly what lab P created (idempotent)
   exec P ROLE CMD...            run CMD in namespace P-ROLE (ROLE: cl rt inet isp1..isp8)
   run P ROLE NAME CMD...        start CMD in the background in P-ROLE, print its pid;

@@ -45,7 +45,8 @@ enum wanlb_classifier {
 	WANLB_CLS_SRC_ADDRESS_AND_PORT = 6,
 	WANLB_CLS_DST_ADDRESS_AND_PORT = 7,
 	WANLB_CLS_BOTH_ADDRESSES_AND_PORTS = 8,
-	WANLB_CLS_COUNT = 9,
+	WANLB_CLS_ROUND_ROBIN = 9, /* RouterOS nth: every new connection takes the next slot */
+	WANLB_CLS_COUNT = 10,
 };
 
 /* Key of the conntrack-style flow map, as seen on the LAN side.
@@ -74,6 +75,11 @@ struct wanlb_flow {
  * afresh, as conntrack does; a SYN on an entry without it is a retransmit
  * and keeps its WAN. */
 #define WANLB_FLOW_F_ESTABLISHED (1U << 0)
+/* The connection came in from a WAN (conntrack mark set by wanlb's nftables
+ * prerouting rule): its replies are pinned to that WAN, never hashed. */
+#define WANLB_FLOW_F_INBOUND (1U << 1)
+/* Chosen by a policy rather than by the hash. */
+#define WANLB_FLOW_F_POLICY (1U << 2)
 
 #define WANLB_WAN_F_CONFIGURED (1U << 0)
 #define WANLB_WAN_F_UP (1U << 1)
@@ -111,12 +117,17 @@ struct wanlb_wan {
 	char reason[WANLB_REASON_LEN]; /* why the last state change happened */
 };
 
+#define WANLB_CFG_F_STICKY_PAIR (1U << 0) /* new connections follow their address pair's WAN */
+#define WANLB_CFG_F_INBOUND (1U << 1)     /* look up conntrack for replies of inbound connections */
+
 /* Run-time settings of the data path: array map with one entry. */
 struct wanlb_config {
-	__u32 classifier; /* enum wanlb_classifier */
-	__u32 mark_mask;  /* bits of skb->mark owned by wanlb; others are kept */
-	__u32 hash_seed;  /* kept across restarts so the slot choice is stable */
-	__u32 flags;      /* reserved, zero */
+	__u32 classifier;  /* enum wanlb_classifier */
+	__u32 mark_mask;   /* bits of skb->mark owned by wanlb; others are kept */
+	__u32 hash_seed;   /* kept across restarts so the slot choice is stable */
+	__u32 flags;       /* WANLB_CFG_F_* */
+	__u32 n_policies;  /* wanlb_policies[0 .. n_policies-1] are evaluated in order */
+	__u32 sticky_timeout_s; /* a pair idle longer than this is free again */
 };
 
 /* Per-WAN counters (per-CPU array, index = WAN id, summed in user space). */
@@ -133,7 +144,9 @@ enum wanlb_counter {
 	WANLB_CNT_NO_WAN = 2,     /* slot table empty: no WAN available */
 	WANLB_CNT_NON_IP = 3,     /* ARP and other non-IP frames, passed unmarked */
 	WANLB_CNT_FRAGMENTS = 4,  /* IP fragments seen (classified by addresses only) */
-	WANLB_CNT_COUNT = 5,
+	WANLB_CNT_INBOUND = 5,    /* replies of inbound connections pinned to their WAN */
+	WANLB_CNT_STICKY = 6,     /* new connections that followed their address pair */
+	WANLB_CNT_COUNT = 7,
 };
 
 /* LPM trie keys for bypass prefixes. */
@@ -151,5 +164,61 @@ struct wanlb_lpm_v6 {
 #define WANLB_BYPASS_CONFIG (1U << 0)    /* bypass: in the config */
 #define WANLB_BYPASS_CONNECTED (1U << 1) /* a connected network (from netlink) */
 #define WANLB_BYPASS_LOCAL (1U << 2)     /* an address of the router itself */
+
+/* ------------------------------------------------------------- policies
+ * An ordered list evaluated for new connections (after bypass, before the
+ * hash): the first policy whose every set condition matches decides.
+ * Prefix conditions are LPM tries per family and direction whose value is a
+ * bitmask of the policies that contain the key's address (the agent stores,
+ * for every prefix, the union over all prefixes that cover it, so the
+ * longest match alone answers "which policies contain this address"). */
+#ifndef WANLB_MAX_POLICIES
+#define WANLB_MAX_POLICIES 64
+#endif
+#define WANLB_POLICY_MAX_WANS 8
+#define WANLB_POLICY_MAX_PORTS 8
+#define WANLB_POLICY_PREFIXES 1048576 /* per trie */
+
+#define WANLB_POLICY_F_SRC (1U << 0)   /* source must be in the policy's source prefixes */
+#define WANLB_POLICY_F_DST (1U << 1)   /* destination must be in its destination prefixes */
+#define WANLB_POLICY_F_PROTO (1U << 2) /* IP protocol must equal proto */
+#define WANLB_POLICY_F_PORTS (1U << 3) /* destination port in one of ports[] (TCP/UDP) */
+
+enum wanlb_policy_action {
+	WANLB_ACT_WANS = 0,    /* the first live WAN of wans[]; none live: balance */
+	WANLB_ACT_BALANCE = 1, /* the slot table, as without policies */
+	WANLB_ACT_BYPASS = 2,  /* no mark: the main table */
+};
+
+struct wanlb_port_range {
+	__u16 lo; /* host byte order, inclusive */
+	__u16 hi;
+};
+
+struct wanlb_policy {
+	__u32 flags;  /* WANLB_POLICY_F_*; 0 matches everything */
+	__u32 action; /* enum wanlb_policy_action */
+	__u8 proto;
+	__u8 n_wans;
+	__u8 n_ports;
+	__u8 pad;
+	__u8 wans[WANLB_POLICY_MAX_WANS]; /* WAN ids in preference order */
+	struct wanlb_port_range ports[WANLB_POLICY_MAX_PORTS];
+	char name[16]; /* for status and bpftool only */
+};
+
+/* --------------------------------------------------------- sticky pairs */
+struct wanlb_pair_key {
+	__be32 saddr[4];
+	__be32 daddr[4];
+	__u8 family;
+	__u8 pad[3];
+};
+
+struct wanlb_pair {
+	__u64 last_seen_ns; /* CLOCK_MONOTONIC (coarse) */
+	__u32 wan_id;
+	__u32 pad;
+};
 
 #endif /* WANLB_DP_SHARED_H */

@@ -26,6 +26,7 @@
 #include "datapath/packet_builder.h"
 #include "map_io.h"
 #include "plan.h"
+#include "policy_maps.h"
 #include "slot_table.h"
 #include "wanlb/dp_shared.h"
 
@@ -68,9 +69,32 @@ class DatapathFixture : public ::testing::Test {
   }
 
   void set_classifier(uint32_t classifier, uint32_t seed = kSeed) {
-    cfg_ = wanlb_config{classifier, kMarkMask, seed, 0};
-    wanlb::write_config(fd(wanlb::MapId::Config), cfg_);
+    cfg_.classifier = classifier;
+    cfg_.mark_mask = kMarkMask;
+    cfg_.hash_seed = seed;
+    write_cfg();
   }
+  void write_cfg() { wanlb::write_config(fd(wanlb::MapId::Config), cfg_); }
+
+  // WANLB_CFG_F_* bits of the run-time config (others kept as they are).
+  void set_cfg_flag(uint32_t flag, bool on) {
+    if (on) cfg_.flags |= flag;
+    else cfg_.flags &= ~flag;
+    write_cfg();
+  }
+  void set_sticky(bool on, uint32_t timeout_s = 600) {
+    cfg_.sticky_timeout_s = timeout_s;
+    set_cfg_flag(WANLB_CFG_F_STICKY_PAIR, on);
+  }
+
+  // Program the policy maps as the agent does and set n_policies.
+  wanlb::PolicyApplyResult set_policies(const std::vector<wanlb::PolicyConfig>& policies) {
+    auto r = wanlb::apply_policies(wanlb::policy_map_fds(*dp_), policies);
+    cfg_.n_policies = static_cast<uint32_t>(policies.size());
+    write_cfg();
+    return r;
+  }
+  std::vector<uint64_t> policy_hits() const { return wanlb::read_policy_hits(fd(wanlb::MapId::PolHits)); }
 
   // Slot table from the WANs that are up, as the agent computes it.
   void rebuild_slots() { set_slots(wanlb::build_slot_table(wanlb::slot_members(wans_), WANLB_SLOT_COUNT)); }

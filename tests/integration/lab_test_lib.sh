@@ -129,6 +129,17 @@ lab_existing_ns() { # PREFIX
     ip netns list | awk '{print $1}' | grep -E "^$1-(cl|rt|inet|isp[0-9]+)\$" || true
 }
 
+# bcp38_drops I [wrong-wan|spoofed|all]: packets ISP I dropped because their
+# source is not its customer's (lab.sh's `inet bcp38` table); wrong-wan =
+# those with another WAN's address (a reply that left through the wrong WAN).
+bcp38_drops() {
+    local kind=${2:-all}
+    ip netns exec "$LAB-isp$1" nft list table inet bcp38 | awk -v k="$kind" '
+        /counter packets/ && (k == "all" || index($0, "\"" k "\"")) {
+            for (i = 1; i <= NF; i++) if ($i == "packets") n += $(i + 1) }
+        END { print n + 0 }'
+}
+
 assert_eq() { # NAME ACTUAL EXPECTED
     [[ "$2" == "$3" ]] || fail "$1: expected '$3', got '$2'"
     log "ok: $1 = $2"

@@ -32,7 +32,7 @@ rt_listening() { ip netns exec "$LAB-rt" ss -Htln "sport = :18081" | grep -q .; 
 wait_for 5 rt_listening || fail "router-side server did not start"
 b0=$(counter bypassed)
 out=$(lab exec cl "$WANLB_LABCONN" burst --from "$(client_addrs 4)" --to 192.168.77.1,10.100.2.2 \
-    --port 18081 --count 40 --json) || fail "connections to the router failed"
+    --port 18081 --count 40 --json) || fail "connections to the router failed: $out"
 assert_eq "to the router: ok" "$(json_get "$out" .ok)" 40
 assert_between "to the router: bypassed" "$(($(counter bypassed) - b0))" 40 100000
 assert_eq "no flow entry for the router's addresses" \

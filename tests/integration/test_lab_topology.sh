@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The lab itself, without wanlb: 2 WANs, router forwarding on, NAT on every
-# WAN, only the main-table default route (ISP 1).  Every connection from the
-# LAN must succeed and reach the internet from ISP 1's address 10.100.1.2.
-# Teardown must leave no namespace of this lab behind.
+# The lab itself, without wanlb: 2 WANs, router forwarding on, the lab's own
+# NAT on every WAN (--lab-nat; without it NAT is wanlb's job), only the
+# main-table default route (ISP 1).  Every connection from the LAN must
+# succeed and reach the internet from ISP 1's address 10.100.1.2.  Every ISP
+# validates source addresses (BCP38): a packet from the router with a source
+# that is not the customer's is dropped.  Teardown must leave no namespace
+# of this lab behind.
 # shellcheck source=lab_test_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lab_test_lib.sh"
 
@@ -11,7 +14,7 @@ need_labconn
 need_cmd jq
 
 PORT=18080
-lab_start --wans 2 --forwarding --clients 8 --servers 4
+lab_start --wans 2 --forwarding --lab-nat --clients 8 --servers 4
 P=$LAB
 
 # The topology as built.
@@ -22,6 +25,22 @@ assert_eq "router forwarding" "$(lab exec rt sysctl -n net.ipv4.ip_forward)" 1
 assert_eq "router default route" "$(lab exec rt ip -4 route show default | awk '{print $3, $5}')" "10.100.1.1 wan1"
 lab exec rt nft list table ip labnat >/dev/null || fail "nft table ip labnat missing in $P-rt"
 lab exec rt nft list table ip6 labnat6 >/dev/null || fail "nft table ip6 labnat6 missing in $P-rt"
+for i in 1 2; do
+    lab exec "isp$i" nft list table inet bcp38 >/dev/null || fail "nft table inet bcp38 missing in $P-isp$i"
+done
+# BCP38 at work: a ping to ISP 1 with ISP 2's address as source leaves
+# through wan1 (notrack, so the lab NAT leaves its source alone) and ISP 1
+# drops it; its drop counter counts it.
+d0=$(bcp38_drops 1 wrong-wan)
+lab exec rt nft -f - <<'NFT'
+table ip labtopo_notrack {
+  chain out { type filter hook output priority -300; policy accept; ip daddr 10.100.1.1 icmp type echo-request notrack; }
+}
+NFT
+lab exec rt ping -c 2 -W 1 -i 0.2 -I 10.100.2.2 10.100.1.1 >/dev/null 2>&1 && fail "ISP 1 answered a packet with ISP 2's source"
+lab exec rt nft delete table ip labtopo_notrack
+assert_between "BCP38 drops at ISP 1" "$(($(bcp38_drops 1 wrong-wan) - d0))" 2 100
+lab exec rt ping -c 1 -W 1 -I 10.100.1.2 10.100.1.1 >/dev/null || fail "ISP 1 dropped the router's own source"
 
 lab run inet server "$WANLB_LABCONN" serve --port "$PORT" >/dev/null
 server_listening() { ip netns exec "$P-inet" ss -Htln "sport = :$PORT" | grep -q .; }

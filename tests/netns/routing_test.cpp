@@ -266,6 +266,375 @@ TEST_F(RoutingTest, KernelErrorsNameWhatFailed) {
   }
 }
 
+// ------------------------------------------------- source / iif rules
+
+// Rules with protocol 201, every selector: "<fam> from <src> fwmark <m>/<k>
+// iif <dev> lookup <table> suppress <n> pref <p>" (empty fields stay empty).
+std::multiset<std::string> our_full_rules_in_kernel() {
+  std::multiset<std::string> out;
+  for (const char* fam : {"-4", "-6"})
+    for (const auto& e : ip_json(std::string(fam) + " -d rule show"))
+      if (field(e, "protocol") == "201")
+        out.insert(std::string(fam) + " from " + field(e, "src") +
+                   (e.contains("srclen") ? "/" + field(e, "srclen") : "") + " fwmark " + field(e, "fwmark") + "/" +
+                   field(e, "fwmask") + " iif " + field(e, "iif") + " lookup " + field(e, "table") + " suppress " +
+                   field(e, "suppress_prefixlen") + " pref " + field(e, "priority"));
+  return out;
+}
+
+FwmarkRule src_rule(const char* addr, uint32_t table, uint32_t pref) {
+  FwmarkRule r;
+  r.src = prefix(addr, 0);
+  r.family = r.src.addr.family;
+  r.src.len = r.family == AF_INET ? 32 : 128;
+  r.has_src = true;
+  r.table = table;
+  r.priority = pref;
+  return r;
+}
+
+FwmarkRule iif_rule(int family, const char* iif, uint32_t table, int suppress, uint32_t pref) {
+  FwmarkRule r;
+  r.family = family;
+  r.iif = iif;
+  r.table = table;
+  r.suppress_prefixlen = suppress;
+  r.priority = pref;
+  return r;
+}
+
+FwmarkRule mark_rule(int family, uint32_t mark, uint32_t table, uint32_t pref) {
+  FwmarkRule r;
+  r.family = family;
+  r.mark = mark;
+  r.mask = 0xff0000;
+  r.table = table;
+  r.priority = pref;
+  return r;
+}
+
+TEST_F(RoutingTest, SourceRulesForBothFamilies) {
+  ASSERT_EQ(sh("ip -6 addr add fd00:100:1::2/64 dev wan1 nodad"), 0);
+  RoutingPlan p;
+  p.rules = {src_rule("10.100.1.2", 100, 999), src_rule("fd00:100:1::2", 100, 999)};
+  Routing routing(kProto);
+  auto lines = routing.reconcile(p);
+  EXPECT_EQ(lines, (std::vector<std::string>{"added rule from 10.100.1.2 lookup 100 pref 999 (inet)",
+                                             "added rule from fd00:100:1::2 lookup 100 pref 999 (inet6)"}));
+  EXPECT_EQ(our_full_rules_in_kernel(),
+            (std::multiset<std::string>{"-4 from 10.100.1.2 fwmark / iif  lookup 100 suppress  pref 999",
+                                        "-6 from fd00:100:1::2 fwmark / iif  lookup 100 suppress  pref 999"}));
+  auto listed = routing.list_rules();
+  ASSERT_EQ(listed.size(), 2u);
+  for (const auto& r : p.rules) EXPECT_TRUE(std::find(listed.begin(), listed.end(), r) != listed.end());
+
+  std::string before = all_rules_text();
+  lines = routing.reconcile(p);
+  EXPECT_TRUE(lines.empty()) << joined(lines);
+  EXPECT_EQ(all_rules_text(), before);
+
+  // A source prefix shorter than a host.
+  p.rules[0].src = prefix("10.100.0.0", 16);
+  lines = routing.reconcile(p);
+  EXPECT_EQ(lines, (std::vector<std::string>{"added rule from 10.100.0.0/16 lookup 100 pref 999 (inet)",
+                                             "deleted rule from 10.100.1.2 lookup 100 pref 999 (inet)"}));
+  EXPECT_TRUE(routing.reconcile(p).empty());
+}
+
+TEST_F(RoutingTest, IifSuppressPrefixlengthRuleForMain) {
+  RoutingPlan p;
+  p.rules = {iif_rule(AF_INET, "lo", 254, 0, 1001), iif_rule(AF_INET6, "lo", 254, 0, 1001),
+             iif_rule(AF_INET, "lo", 164, -1, 1002)};
+  Routing routing(kProto);
+  auto lines = routing.reconcile(p);
+  EXPECT_EQ(lines, (std::vector<std::string>{"added rule iif lo lookup main suppress_prefixlength 0 pref 1001 (inet)",
+                                             "added rule iif lo lookup main suppress_prefixlength 0 pref 1001 (inet6)",
+                                             "added rule iif lo lookup 164 pref 1002 (inet)"}));
+  EXPECT_EQ(our_full_rules_in_kernel(),
+            (std::multiset<std::string>{"-4 from all fwmark / iif lo lookup main suppress 0 pref 1001",
+                                        "-6 from all fwmark / iif lo lookup main suppress 0 pref 1001",
+                                        "-4 from all fwmark / iif lo lookup 164 suppress  pref 1002"}));
+  std::string before = all_rules_text();
+  lines = routing.reconcile(p);
+  EXPECT_TRUE(lines.empty()) << joined(lines);
+  EXPECT_EQ(all_rules_text(), before);
+
+  // Only the suppress selector differs: a different rule.
+  p.rules[0].suppress_prefixlen = 1;
+  lines = routing.reconcile(p);
+  EXPECT_EQ(lines,
+            (std::vector<std::string>{"added rule iif lo lookup main suppress_prefixlength 1 pref 1001 (inet)",
+                                      "deleted rule iif lo lookup main suppress_prefixlength 0 pref 1001 (inet)"}));
+  EXPECT_EQ(routing.list_rules().size(), 3u);
+}
+
+TEST_F(RoutingTest, SelectorsMakeRulesDistinctAtOnePriority) {
+  RoutingPlan p;
+  p.rules = {src_rule("10.100.1.2", 100, 1000), mark_rule(AF_INET, 0x10000, 100, 1000),
+             iif_rule(AF_INET, "lo", 100, -1, 1000), iif_rule(AF_INET, "lo", 100, 0, 1000)};
+  Routing routing(kProto);
+  EXPECT_EQ(routing.reconcile(p).size(), 4u);
+  EXPECT_EQ(our_full_rules_in_kernel(),
+            (std::multiset<std::string>{"-4 from 10.100.1.2 fwmark / iif  lookup 100 suppress  pref 1000",
+                                        "-4 from all fwmark 0x10000/0xff0000 iif  lookup 100 suppress  pref 1000",
+                                        "-4 from all fwmark / iif lo lookup 100 suppress  pref 1000",
+                                        "-4 from all fwmark / iif lo lookup 100 suppress 0 pref 1000"}));
+  EXPECT_TRUE(routing.reconcile(p).empty());
+
+  // Dropping each one takes exactly that one.
+  std::vector<std::string> expect = {"deleted rule from 10.100.1.2 lookup 100 pref 1000 (inet)",
+                                     "deleted rule fwmark 0x10000/0xff0000 lookup 100 pref 1000 (inet)",
+                                     "deleted rule iif lo lookup 100 pref 1000 (inet)"};
+  for (size_t i = 0; i < expect.size(); ++i) {
+    p.rules.erase(p.rules.begin());
+    EXPECT_EQ(routing.reconcile(p), std::vector<std::string>{expect[i]});
+    EXPECT_EQ(routing.list_rules(), p.rules);
+    EXPECT_EQ(our_full_rules_in_kernel().size(), p.rules.size());
+  }
+}
+
+TEST_F(RoutingTest, DeletingARuleSparesAMoreSpecificOneListedBefore) {
+  // The kernel deletes the first rule matching the request's selectors; the
+  // more specific rule comes first, and a request for the general one
+  // matches it too.
+  FwmarkRule specific = mark_rule(AF_INET, 0x10000, 100, 1000);
+  specific.has_src = true;
+  specific.src = prefix("10.100.1.2", 32);
+  FwmarkRule general = mark_rule(AF_INET, 0x10000, 100, 1000);
+  RoutingPlan p;
+  p.rules = {specific, general};
+  Routing routing(kProto);
+  routing.reconcile(p);
+  p.rules = {specific};
+  auto lines = routing.reconcile(p);
+  EXPECT_EQ(lines, std::vector<std::string>{"deleted rule fwmark 0x10000/0xff0000 lookup 100 pref 1000 (inet)"});
+  EXPECT_EQ(our_full_rules_in_kernel(),
+            std::multiset<std::string>{"-4 from 10.100.1.2 fwmark 0x10000/0xff0000 iif  lookup 100 suppress  pref 1000"});
+  EXPECT_TRUE(routing.reconcile(p).empty());
+}
+
+TEST_F(RoutingTest, ForeignRulesWithOurSelectorsAndPrioritySurvive) {
+  ASSERT_EQ(sh("ip rule add from 10.100.1.2 lookup 100 pref 999"), 0);
+  ASSERT_EQ(sh("ip rule add iif lo lookup main suppress_prefixlength 0 pref 1001 proto static"), 0);
+  ASSERT_EQ(sh("ip -6 rule add iif lo lookup main suppress_prefixlength 0 pref 1001"), 0);
+  ASSERT_EQ(sh("ip rule add from 10.100.1.2 lookup 300 pref 999 proto 202"), 0);
+  std::string before = all_rules_text();
+
+  RoutingPlan p;
+  p.rules = {src_rule("10.100.1.2", 100, 999), iif_rule(AF_INET, "lo", 254, 0, 1001),
+             iif_rule(AF_INET6, "lo", 254, 0, 1001)};
+  Routing routing(kProto);
+  EXPECT_EQ(routing.reconcile(p).size(), 3u);
+  EXPECT_EQ(routing.list_rules().size(), 3u);
+  EXPECT_TRUE(routing.reconcile(p).empty());
+  p.rules.pop_back();
+  EXPECT_EQ(routing.reconcile(p),
+            std::vector<std::string>{"deleted rule iif lo lookup main suppress_prefixlength 0 pref 1001 (inet6)"});
+  EXPECT_EQ(routing.remove_all().size(), 2u);
+  EXPECT_EQ(all_rules_text(), before);
+}
+
+TEST_F(RoutingTest, OddRuleOfOursIsDeleted) {
+  // Stamped with our protocol, but with a selector wanlb never sets: not
+  // taken for the planned rule it otherwise equals.
+  ASSERT_EQ(sh("ip rule add from 10.100.1.2 to 10.100.9.0/24 lookup 100 pref 999 proto 201"), 0);
+  RoutingPlan p;
+  p.rules = {src_rule("10.100.1.2", 100, 999)};
+  Routing routing(kProto);
+  auto lines = routing.reconcile(p);
+  EXPECT_EQ(lines, (std::vector<std::string>{
+                       "added rule from 10.100.1.2 lookup 100 pref 999 (inet)",
+                       "deleted rule from 10.100.1.2 (and other selectors) lookup 100 pref 999 (inet)"}));
+  EXPECT_EQ(our_full_rules_in_kernel(),
+            std::multiset<std::string>{"-4 from 10.100.1.2 fwmark / iif  lookup 100 suppress  pref 999"});
+  EXPECT_TRUE(routing.reconcile(p).empty());
+}
+
+// ------------------------------------------------------------ multipath
+
+Nexthop hop(const char* dev, const char* gw, uint32_t weight) {
+  Nexthop n;
+  n.ifindex = static_cast<int>(if_nametoindex(dev));
+  EXPECT_GT(n.ifindex, 0) << dev;
+  if (gw) {
+    n.has_gateway = true;
+    n.gateway = ip(gw);
+  }
+  n.weight = weight;
+  return n;
+}
+
+WanRoute multipath(int family, uint32_t table, std::vector<Nexthop> hops) {
+  WanRoute r;
+  r.family = family;
+  r.table = table;
+  r.nexthops = std::move(hops);
+  return r;
+}
+
+// The routes of `table` with their next hops: "<fam> <dst> proto <p>[ nexthop
+// via <gw> dev <dev> weight <w>]..." or, for one next hop, "... via <gw> dev <dev>".
+std::multiset<std::string> multipath_routes_in_table(int table) {
+  std::multiset<std::string> out;
+  for (const char* fam : {"-4", "-6"})
+    for (const auto& e : ip_json(std::string(fam) + " route show table " + std::to_string(table))) {
+      std::string s = std::string(fam) + " " + field(e, "dst") + " proto " + field(e, "protocol");
+      if (e.contains("nexthops")) {
+        for (const auto& n : e["nexthops"])
+          s += " nexthop via " + field(n, "gateway") + " dev " + field(n, "dev") + " weight " + field(n, "weight");
+      } else {
+        s += " via " + field(e, "gateway") + " dev " + field(e, "dev");
+      }
+      out.insert(s);
+    }
+  return out;
+}
+
+TEST_F(RoutingTest, MultipathDefaultRouteLifecycle) {
+  Routing routing(kProto);
+  RoutingPlan p = plan();
+  p.routes.push_back(multipath(AF_INET, 164, {hop("wan1", "10.100.1.1", 2), hop("wan2", "10.100.2.1", 1)}));
+  auto lines = routing.reconcile(p);
+  EXPECT_EQ(lines.size(), 7u) << joined(lines);
+  EXPECT_TRUE(contains(lines,
+                       "added route default nexthop via 10.100.1.1 dev wan1 weight 2 nexthop via 10.100.2.1 dev wan2 "
+                       "weight 1 table 164"))
+      << joined(lines);
+  EXPECT_EQ(multipath_routes_in_table(164),
+            std::multiset<std::string>{"-4 default proto 201 nexthop via 10.100.1.1 dev wan1 weight 2 nexthop via "
+                                       "10.100.2.1 dev wan2 weight 1"});
+  EXPECT_NE(sh_out("ip route show table 164").find("nexthop via 10.100.1.1 dev wan1 weight 2"), std::string::npos)
+      << sh_out("ip route show table 164");
+  auto listed = routing.list_routes();
+  EXPECT_TRUE(std::find(listed.begin(), listed.end(), p.routes.back()) != listed.end());
+
+  // Idempotent, also with the next hops in another order.
+  lines = routing.reconcile(p);
+  EXPECT_TRUE(lines.empty()) << joined(lines);
+  std::swap(p.routes.back().nexthops[0], p.routes.back().nexthops[1]);
+  lines = routing.reconcile(p);
+  EXPECT_TRUE(lines.empty()) << joined(lines);
+
+  // Changed weights: replaced in place.
+  p.routes.back().nexthops = {hop("wan1", "10.100.1.1", 1), hop("wan2", "10.100.2.1", 256)};
+  lines = routing.reconcile(p);
+  EXPECT_EQ(lines, std::vector<std::string>{"replaced route default nexthop via 10.100.1.1 dev wan1 weight 1 nexthop "
+                                            "via 10.100.2.1 dev wan2 weight 256 table 164"});
+  EXPECT_EQ(multipath_routes_in_table(164),
+            std::multiset<std::string>{"-4 default proto 201 nexthop via 10.100.1.1 dev wan1 weight 1 nexthop via "
+                                       "10.100.2.1 dev wan2 weight 256"});
+  EXPECT_TRUE(routing.reconcile(p).empty());
+
+  // Changed gateway of one next hop.
+  p.routes.back().nexthops[0].gateway = ip("10.100.1.254");
+  lines = routing.reconcile(p);
+  ASSERT_EQ(lines.size(), 1u) << joined(lines);
+  EXPECT_EQ(lines[0].rfind("replaced route default nexthop via 10.100.1.254 dev wan1 weight 1", 0), 0u) << lines[0];
+  EXPECT_TRUE(routing.reconcile(p).empty());
+
+  // Down to one next hop: a plain route.
+  p.routes.back().nexthops = {hop("wan2", "10.100.2.1", 7)};
+  lines = routing.reconcile(p);
+  EXPECT_EQ(lines, std::vector<std::string>{"replaced route default via 10.100.2.1 dev wan2 table 164"});
+  EXPECT_EQ(multipath_routes_in_table(164),
+            std::multiset<std::string>{"-4 default proto 201 via 10.100.2.1 dev wan2"});
+  lines = routing.reconcile(p);
+  EXPECT_TRUE(lines.empty()) << joined(lines);
+
+  // Back to two.
+  p.routes.back().nexthops = {hop("wan1", "10.100.1.1", 2), hop("wan2", "10.100.2.1", 1)};
+  lines = routing.reconcile(p);
+  EXPECT_EQ(lines.size(), 1u) << joined(lines);
+  EXPECT_EQ(multipath_routes_in_table(164).size(), 1u);
+  EXPECT_TRUE(routing.reconcile(p).empty());
+
+  // Removed.
+  p.routes.pop_back();
+  lines = routing.reconcile(p);
+  EXPECT_EQ(lines, std::vector<std::string>{"deleted route default nexthop via 10.100.1.1 dev wan1 weight 2 nexthop "
+                                            "via 10.100.2.1 dev wan2 weight 1 table 164"});
+  EXPECT_TRUE(multipath_routes_in_table(164).empty());
+  EXPECT_EQ(routes_in_table(100).size(), 1u);
+  EXPECT_EQ(routes_in_table(101).size(), 1u);
+}
+
+TEST_F(RoutingTest, Ipv6MultipathDefaultRoute) {
+  for (int i : {1, 2})
+    ASSERT_EQ(sh("ip -6 addr add fd00:100:" + std::to_string(i) + "::2/64 dev wan" + std::to_string(i) + " nodad"), 0);
+  Routing routing(kProto);
+  RoutingPlan p;
+  p.routes.push_back(multipath(AF_INET6, 164, {hop("wan1", "fd00:100:1::1", 2), hop("wan2", "fd00:100:2::1", 1)}));
+  auto lines = routing.reconcile(p);
+  EXPECT_EQ(lines, std::vector<std::string>{"added route default nexthop via fd00:100:1::1 dev wan1 weight 2 nexthop "
+                                            "via fd00:100:2::1 dev wan2 weight 1 table 164"});
+  EXPECT_EQ(multipath_routes_in_table(164),
+            std::multiset<std::string>{"-6 default proto 201 nexthop via fd00:100:1::1 dev wan1 weight 2 nexthop via "
+                                       "fd00:100:2::1 dev wan2 weight 1"});
+  EXPECT_TRUE(routing.reconcile(p).empty());
+
+  p.routes[0].nexthops[1].weight = 5;
+  lines = routing.reconcile(p);
+  EXPECT_EQ(lines.size(), 1u) << joined(lines);
+  EXPECT_EQ(multipath_routes_in_table(164),
+            std::multiset<std::string>{"-6 default proto 201 nexthop via fd00:100:1::1 dev wan1 weight 2 nexthop via "
+                                       "fd00:100:2::1 dev wan2 weight 5"});
+  EXPECT_TRUE(routing.reconcile(p).empty());
+
+  p.routes[0].nexthops.pop_back();
+  lines = routing.reconcile(p);
+  EXPECT_EQ(lines, std::vector<std::string>{"replaced route default via fd00:100:1::1 dev wan1 table 164"});
+  EXPECT_EQ(multipath_routes_in_table(164),
+            std::multiset<std::string>{"-6 default proto 201 via fd00:100:1::1 dev wan1"});
+  EXPECT_TRUE(routing.reconcile(p).empty());
+
+  EXPECT_EQ(routing.remove_all().size(), 1u);
+  EXPECT_TRUE(multipath_routes_in_table(164).empty());
+}
+
+TEST_F(RoutingTest, MultipathWeightOutOfRangeIsRefused) {
+  Routing routing(kProto);
+  RoutingPlan p;
+  p.routes.push_back(multipath(AF_INET, 164, {hop("wan1", "10.100.1.1", 257), hop("wan2", "10.100.2.1", 1)}));
+  try {
+    routing.reconcile(p);
+    FAIL() << "expected an error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("weight 257 is not in 1..256"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(multipath_routes_in_table(164).empty());
+}
+
+TEST_F(RoutingTest, RemoveAllTakesEveryKindOfOurs) {
+  ASSERT_EQ(sh("ip -6 addr add fd00:100:1::2/64 dev wan1 nodad"), 0);
+  ASSERT_EQ(sh("ip rule add from 10.100.1.2 lookup 100 pref 1001"), 0);  // foreign, same selectors
+  std::string before = all_rules_text();
+  Routing routing(kProto);
+  RoutingPlan p = plan();
+  for (int family : {AF_INET, AF_INET6}) {
+    p.rules.push_back(iif_rule(family, "lo", 254, 0, 1002));
+    p.rules.push_back(iif_rule(family, "lo", 164, -1, 1003));
+  }
+  p.rules.push_back(src_rule("10.100.1.2", 100, 1001));
+  p.rules.push_back(src_rule("fd00:100:1::2", 100, 1001));
+  p.routes.push_back(multipath(AF_INET, 164, {hop("wan1", "10.100.1.1", 2), hop("wan2", "10.100.2.1", 1)}));
+  auto lines = routing.reconcile(p);
+  EXPECT_EQ(lines.size(), 10u + 3u) << joined(lines);
+  EXPECT_TRUE(routing.reconcile(p).empty());
+
+  lines = routing.remove_all();
+  EXPECT_EQ(lines.size(), 10u + 3u) << joined(lines);
+  EXPECT_TRUE(contains(lines, "deleted rule iif lo lookup main suppress_prefixlength 0 pref 1002 (inet6)"))
+      << joined(lines);
+  EXPECT_TRUE(contains(lines, "deleted route default nexthop via 10.100.1.1 dev wan1 weight 2 nexthop via 10.100.2.1 "
+                              "dev wan2 weight 1 table 164"))
+      << joined(lines);
+  EXPECT_EQ(all_rules_text(), before);
+  EXPECT_TRUE(routing.list_rules().empty());
+  EXPECT_TRUE(routing.list_routes().empty());
+  EXPECT_TRUE(multipath_routes_in_table(164).empty());
+  EXPECT_TRUE(routing.remove_all().empty());
+}
+
 TEST(PlanRouting, RulesForBothFamiliesAndRoutesForTheGatewayFamily) {
   Config cfg;
   cfg.wans = {wan("a", 1, "10.0.0.1"), wan("b", 2, "fd00::1"), wan("c", 3, nullptr)};

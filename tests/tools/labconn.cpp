@@ -1,8 +1,8 @@
 // wanlb-labconn: TCP traffic generator / checker for the wanlb lab.
 //
-//   serve  --port P [--port P2 ...]
+//   serve  --port P [--port P2 ...] [--bind ADDR]
 //       Listen on all addresses (IPv6 socket with IPV6_V6ONLY=0, so IPv4 too;
-//       plain IPv4 if IPv6 is unavailable).  Per connection, read one line:
+//       plain IPv4 if IPv6 is unavailable), or on ADDR only with --bind.  Per connection, read one line:
 //         WHO    -> "PEER <ip>\n", close   (ip = source address the server sees)
 //         STREAM -> "PEER <ip>\n", then 64 KiB writes until the client closes
 //       Runs until killed.
@@ -55,7 +55,7 @@ constexpr int kExitUsage = 2;
 
 const char* kUsage =
     "usage: wanlb-labconn COMMAND [options]\n"
-    "  serve  --port P [--port P2 ...]\n"
+    "  serve  --port P [--port P2 ...] [--bind ADDR]\n"
     "         answer WHO (\"PEER <ip>\") and STREAM (PEER line + endless data)\n"
     "  burst  --to ADDR[,ADDR...] --port P --count N [--from ADDR[,ADDR...]]\n"
     "         [--parallel K (32)] [--timeout-ms T (3000)] [--json] [--pairs-out FILE]\n"
@@ -354,9 +354,22 @@ void serve_conn(int fd) {
   close(fd);
 }
 
-int open_listener(uint16_t port) {
-  int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+int open_listener(uint16_t port, const std::string& bind_addr) {
   int one = 1, zero = 0;
+  if (!bind_addr.empty()) {
+    Addr a;
+    if (!parse_addr(bind_addr, port, a)) usage_error("serve: bad --bind address '" + bind_addr + "'");
+    int fd = socket(a.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (a.ss.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(fd, reinterpret_cast<const sockaddr*>(&a.ss), a.len) == 0 && listen(fd, 4096) == 0) return fd;
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+  }
+  int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd >= 0) {
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
@@ -384,9 +397,12 @@ int open_listener(uint16_t port) {
 
 int cmd_serve(const std::vector<std::string>& args) {
   std::vector<uint16_t> ports;
+  std::string bind_addr;
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--port" && i + 1 < args.size()) {
       ports.push_back(static_cast<uint16_t>(parse_num("--port", args[++i], 1, 65535)));
+    } else if (args[i] == "--bind" && i + 1 < args.size()) {
+      bind_addr = args[++i];
     } else {
       usage_error("serve: unexpected argument '" + args[i] + "'");
     }
@@ -395,13 +411,14 @@ int cmd_serve(const std::vector<std::string>& args) {
 
   std::vector<pollfd> pfds;
   for (uint16_t p : ports) {
-    int fd = open_listener(p);
+    int fd = open_listener(p, bind_addr);
     if (fd < 0) {
-      std::fprintf(stderr, "wanlb-labconn: cannot listen on port %u: %s\n", p, std::strerror(errno));
+      std::fprintf(stderr, "wanlb-labconn: cannot listen on %s port %u: %s\n",
+                   bind_addr.empty() ? "*" : bind_addr.c_str(), p, std::strerror(errno));
       return kExitFail;
     }
     pfds.push_back(pollfd{fd, POLLIN, 0});
-    std::fprintf(stderr, "wanlb-labconn: listening on port %u\n", p);
+    std::fprintf(stderr, "wanlb-labconn: listening on %s port %u\n", bind_addr.empty() ? "*" : bind_addr.c_str(), p);
   }
   std::fflush(stderr);
   for (;;) {

@@ -4,9 +4,14 @@
 #include "config.h"
 
 #include <gtest/gtest.h>
+#include <limits.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdio>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -343,6 +348,290 @@ TEST(Config, FullMaskIsContiguous) {
   EXPECT_EQ(c.wans[1].mark, 2u);
 }
 
+// One WAN `a` on eth1 (block style) with `keys` after `interface`: the
+// first key is on line 5.
+std::string wan_lines(const std::vector<std::string>& keys) {
+  std::string y = "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n";
+  for (const auto& k : keys) y += "    " + k + "\n";
+  return y;
+}
+
+// WANs isp1..isp3 (lines 3..5), then, if `lines` is not empty, `policies:`
+// on line 6 and `lines` (indented by two) from line 7 on.
+std::string policy_config(const std::vector<std::string>& lines) {
+  std::string y = "lan: [br0]\nwans:\n";
+  for (int i = 1; i <= 3; i++)
+    y += "  - {name: isp" + std::to_string(i) + ", interface: eth" + std::to_string(i) + ", gateway: auto}\n";
+  if (lines.empty()) return y;
+  y += "policies:\n";
+  for (const auto& l : lines) y += "  " + l + "\n";
+  return y;
+}
+
+// `n` policies that each match one UDP port.
+std::string many_policies(size_t n) {
+  std::vector<std::string> lines;
+  for (size_t i = 1; i <= n; i++) lines.push_back("- {protocol: udp, ports: [" + std::to_string(i) + "], to: isp1}");
+  return policy_config(lines);
+}
+
+// ------------------------------------------- dual stack, NAT, sticky, tables
+
+TEST(Config, DualStackWansAndNat) {
+  const Config c = parse(R"(lan: [br0]
+wans:
+  - name: a
+    interface: eth1
+    gateway: 192.0.2.1
+    gateway6: fe80::1
+    nat6: none
+  - name: b
+    interface: eth2
+    gateway: auto
+    gateway6: auto
+    nat: none
+    probe: {method: arp}
+  - name: v6only
+    interface: eth3
+    gateway6: 2001:db8::1
+  - name: c
+    interface: eth4
+    gateway: fe80::2
+    nat: none
+    nat6: masquerade
+  - name: d
+    interface: ppp0
+    gateway6: auto
+)");
+  ASSERT_EQ(c.wans.size(), 5u);
+  const WanConfig& a = c.wans[0];
+  EXPECT_TRUE(a.has_gateway);
+  EXPECT_TRUE(a.has_gateway6);
+  EXPECT_FALSE(a.gateway6_auto);
+  EXPECT_EQ(a.gateway6.family, AF_INET6);
+  EXPECT_EQ(a.gateway6.str(), "fe80::1");
+  EXPECT_EQ(a.nat, NatMode::Masquerade);
+  EXPECT_EQ(a.nat6, NatMode::None);
+
+  const WanConfig& b = c.wans[1];
+  EXPECT_TRUE(b.gateway_auto);
+  EXPECT_TRUE(b.gateway6_auto);
+  EXPECT_FALSE(b.has_gateway6);
+  EXPECT_EQ(b.nat, NatMode::None);
+  EXPECT_EQ(b.nat6, NatMode::None);  // follows nat
+  EXPECT_EQ(b.probe.method, ProbeMethod::Arp);
+
+  // IPv6 only: gateway6 alone satisfies the default probe target.
+  const WanConfig& v6 = c.wans[2];
+  EXPECT_FALSE(v6.has_gateway);
+  EXPECT_FALSE(v6.gateway_auto);
+  EXPECT_TRUE(v6.has_gateway6);
+  EXPECT_EQ(v6.gateway6.str(), "2001:db8::1");
+  ASSERT_EQ(v6.probe.targets.size(), 1u);
+  EXPECT_TRUE(v6.probe.targets[0].is_gateway);
+  EXPECT_EQ(v6.nat, NatMode::Masquerade);
+  EXPECT_EQ(v6.nat6, NatMode::Masquerade);
+
+  // An IPv6 `gateway` stays in gateway; gateway6 stays unset.
+  const WanConfig& cw = c.wans[3];
+  EXPECT_EQ(cw.gateway.family, AF_INET6);
+  EXPECT_FALSE(cw.has_gateway6);
+  EXPECT_EQ(cw.nat, NatMode::None);
+  EXPECT_EQ(cw.nat6, NatMode::Masquerade);
+
+  EXPECT_TRUE(c.wans[4].gateway6_auto);
+  EXPECT_FALSE(c.wans[4].has_gateway);
+}
+
+TEST(Config, Gateway6TargetsBeyondTheGatewayAreFine) {
+  const Config c = parse(wan_lines({"gateway: 192.0.2.1", "gateway6: fe80::1",
+                                    "probe: {targets: [gateway, '2001:db8::53', 192.0.2.53], reliability: 2}"}));
+  EXPECT_EQ(c.wans[0].probe.targets.size(), 3u);
+}
+
+TEST(Config, NatModeNames) {
+  EXPECT_STREQ(nat_mode_name(NatMode::Masquerade), "masquerade");
+  EXPECT_STREQ(nat_mode_name(NatMode::None), "none");
+  for (NatMode m : {NatMode::Masquerade, NatMode::None}) {
+    const Config c = parse(wan_lines({"gateway: auto", std::string("nat6: ") + nat_mode_name(m)}));
+    EXPECT_EQ(c.wans[0].nat6, m);
+    EXPECT_EQ(c.wans[0].nat, NatMode::Masquerade);
+  }
+}
+
+TEST(Config, Sticky) {
+  const Config d = parse(config_with_wans(1));
+  EXPECT_FALSE(d.sticky_pair);
+  EXPECT_EQ(d.sticky_timeout_ms, 600000u);
+  EXPECT_FALSE(parse(config_with_wans(1, "sticky: none\n")).sticky_pair);
+  const Config c = parse(config_with_wans(1, "sticky: pair\nsticky_timeout: 30s\n"));
+  EXPECT_TRUE(c.sticky_pair);
+  EXPECT_EQ(c.sticky_timeout_ms, 30000u);
+  struct Case {
+    const char* text;
+    uint32_t ms;
+  };
+  const Case cases[] = {{"1s", 1000},         {"1000ms", 1000},    {"0.5m", 30000},   {"10m", 600000},
+                        {"1.5h", 5400000},    {"24h", 86400000},   {"1440m", 86400000}, {"2h", 7200000}};
+  for (const Case& k : cases)
+    EXPECT_EQ(parse(config_with_wans(1, std::string("sticky: pair\nsticky_timeout: ") + k.text + "\n")).sticky_timeout_ms,
+              k.ms)
+        << k.text;
+  // Without sticky: pair the timeout is accepted and unused.
+  EXPECT_EQ(parse(config_with_wans(1, "sticky_timeout: 1h\n")).sticky_timeout_ms, 3600000u);
+}
+
+TEST(Config, RoundRobinClassifier) {
+  EXPECT_STREQ(classifier_name(WANLB_CLS_ROUND_ROBIN), "round-robin");
+  EXPECT_EQ(parse(config_with_wans(1, "classifier: round-robin\n")).classifier, WANLB_CLS_ROUND_ROBIN);
+}
+
+TEST(Config, LocalTable) {
+  EXPECT_EQ(parse(config_with_wans(2)).local_table, 164u);  // first_table + 64
+  EXPECT_EQ(parse(config_with_wans(2, "first_table: 200\n")).local_table, 264u);
+  EXPECT_EQ(parse(config_with_wans(2, "local_table: 500\n")).local_table, 500u);
+  // Explicit local_table rescues a first_table whose default would be reserved.
+  EXPECT_EQ(parse(config_with_wans(1, "first_table: 190\nlocal_table: 99\n")).local_table, 99u);
+  // 64 WANs get 100..163: the default never clashes with default WAN tables.
+  const Config c = parse(config_with_wans(WANLB_MAX_WANS));
+  EXPECT_EQ(c.wans.back().table, 163u);
+  EXPECT_EQ(c.local_table, 164u);
+}
+
+// -------------------------------------------------------------- policies
+
+TEST(Config, PoliciesEveryKey) {
+  const Config c = parse(R"(lan: [br0]
+wans:
+  - {name: isp1, interface: eth1, gateway: auto}
+  - {name: isp2, interface: eth2, gateway: auto}
+  - {name: lte, interface: wwan0, gateway: auto}
+policies:
+  - name: office
+    source: [192.168.10.0/24, 192.168.11.7, '2001:db8:10::/48']
+    to: isp1
+  - name: voip
+    protocol: udp
+    ports: [5060, 10000-20000, "3478-3479"]
+    to: [isp2, isp1, lte]
+    order: lowest-rtt
+  - name: vpn
+    destination:
+      - 198.51.100.0/24
+    protocol: tcp
+    ports: [443]
+    to: bypass
+  - protocol: icmpv6
+    to: [lte, isp1]
+    order: as-listed
+  - protocol: 47
+    source: [10.0.0.0/8]
+    destination: [203.0.113.0/24]
+    to: balance
+)");
+  ASSERT_EQ(c.policies.size(), 5u);
+  const PolicyConfig& office = c.policies[0];
+  EXPECT_EQ(office.name, "office");
+  EXPECT_EQ(office.line, 7);
+  ASSERT_EQ(office.source.size(), 3u);
+  EXPECT_EQ(office.source[0].str(), "192.168.10.0/24");
+  EXPECT_EQ(office.source[1].str(), "192.168.11.7/32");
+  EXPECT_EQ(office.source[2].str(), "2001:db8:10::/48");
+  EXPECT_TRUE(office.destination.empty());
+  EXPECT_EQ(office.protocol, 0);
+  EXPECT_TRUE(office.ports.empty());
+  EXPECT_EQ(office.action, PolicyAction::Wans);
+  EXPECT_EQ(office.wans, (std::vector<std::string>{"isp1"}));
+  EXPECT_EQ(office.wan_ids, (std::vector<uint32_t>{1}));
+  EXPECT_FALSE(office.order_by_rtt);
+
+  const PolicyConfig& voip = c.policies[1];
+  EXPECT_EQ(voip.protocol, 17);
+  EXPECT_EQ(voip.ports, (std::vector<PortRange>{{5060, 5060}, {10000, 20000}, {3478, 3479}}));
+  EXPECT_EQ(voip.wans, (std::vector<std::string>{"isp2", "isp1", "lte"}));
+  EXPECT_EQ(voip.wan_ids, (std::vector<uint32_t>{2, 1, 3}));
+  EXPECT_TRUE(voip.order_by_rtt);
+  EXPECT_EQ(voip.line, 10);
+
+  const PolicyConfig& vpn = c.policies[2];
+  EXPECT_EQ(vpn.action, PolicyAction::Bypass);
+  EXPECT_TRUE(vpn.wans.empty());
+  EXPECT_TRUE(vpn.wan_ids.empty());
+  ASSERT_EQ(vpn.destination.size(), 1u);
+  EXPECT_EQ(vpn.destination[0].str(), "198.51.100.0/24");
+  EXPECT_EQ(vpn.protocol, 6);
+  EXPECT_EQ(vpn.ports, (std::vector<PortRange>{{443, 443}}));
+
+  const PolicyConfig& p4 = c.policies[3];
+  EXPECT_EQ(p4.name, "policy4");  // default: 1-based position
+  EXPECT_EQ(p4.protocol, 58);
+  EXPECT_EQ(p4.wan_ids, (std::vector<uint32_t>{3, 1}));
+  EXPECT_FALSE(p4.order_by_rtt);
+
+  const PolicyConfig& p5 = c.policies[4];
+  EXPECT_EQ(p5.name, "policy5");
+  EXPECT_EQ(p5.protocol, 47);
+  EXPECT_EQ(p5.action, PolicyAction::Balance);
+  EXPECT_EQ(p5.source.size(), 1u);
+  EXPECT_EQ(p5.destination.size(), 1u);
+}
+
+TEST(Config, PoliciesDefaultToNone) {
+  EXPECT_TRUE(parse(policy_config({})).policies.empty());
+  EXPECT_TRUE(parse(policy_config({}) + "policies:\n").policies.empty());
+  EXPECT_TRUE(parse(policy_config({}) + "policies: []\n").policies.empty());
+}
+
+TEST(Config, PolicyProtocolsAndPorts) {
+  struct Case {
+    const char* text;
+    uint8_t proto;
+  };
+  const Case cases[] = {{"tcp", 6}, {"udp", 17}, {"icmp", 1}, {"icmpv6", 58}, {"1", 1}, {"0x2f", 47}, {"255", 255}, {"'6'", 6}};
+  for (const Case& k : cases)
+    EXPECT_EQ(parse(policy_config({std::string("- {protocol: ") + k.text + ", to: isp1}"})).policies[0].protocol, k.proto)
+        << k.text;
+  // A numeric 6 or 17 is tcp or udp: ports are allowed.
+  const Config c = parse(policy_config({"- {protocol: 17, ports: [1, 65535, 1-65535, 8080-8080, '00443'], to: isp1}"}));
+  EXPECT_EQ(c.policies[0].ports,
+            (std::vector<PortRange>{{1, 1}, {65535, 65535}, {1, 65535}, {8080, 8080}, {443, 443}}));
+  // Eight entries is the limit, not an error.
+  EXPECT_EQ(parse(policy_config({"- {protocol: tcp, ports: [1, 2, 3, 4, 5, 6, 7, 8], to: isp1}"})).policies[0].ports.size(),
+            8u);
+}
+
+TEST(Config, PolicyToForms) {
+  const Config c = parse(policy_config({"- {protocol: tcp, to: balance}", "- {protocol: udp, to: bypass}",
+                                        "- {protocol: icmp, to: [isp3, isp2, isp1]}", "- {to: isp2}"}));
+  EXPECT_EQ(c.policies[0].action, PolicyAction::Balance);
+  EXPECT_EQ(c.policies[1].action, PolicyAction::Bypass);
+  EXPECT_EQ(c.policies[2].action, PolicyAction::Wans);
+  EXPECT_EQ(c.policies[2].wan_ids, (std::vector<uint32_t>{3, 2, 1}));
+  // An unconditional policy is fine as the last one.
+  EXPECT_EQ(c.policies[3].wan_ids, (std::vector<uint32_t>{2}));
+  // A WAN called like a keyword is reachable through the list form.
+  const Config k = parse("lan: [br0]\nwans:\n  - {name: balance, interface: eth1, gateway: auto}\npolicies:\n"
+                         "  - {protocol: tcp, to: [balance]}\n");
+  EXPECT_EQ(k.policies[0].action, PolicyAction::Wans);
+  EXPECT_EQ(k.policies[0].wan_ids, (std::vector<uint32_t>{1}));
+  // Eight WANs is the limit, not an error.
+  const Config e = parse(config_with_wans(8) + "policies:\n  - {to: [w8, w7, w6, w5, w4, w3, w2, w1]}\n");
+  EXPECT_EQ(e.policies[0].wan_ids.size(), 8u);
+}
+
+TEST(Config, SixtyFourPolicies) {
+  const Config c = parse(many_policies(WANLB_MAX_POLICIES));
+  ASSERT_EQ(c.policies.size(), size_t(WANLB_MAX_POLICIES));
+  EXPECT_EQ(c.policies.back().name, "policy64");
+  EXPECT_EQ(c.policies.back().ports, (std::vector<PortRange>{{64, 64}}));
+}
+
+TEST(Config, PolicyPrefixGivenTwiceCountsOnce) {
+  const Config c = parse(policy_config({"- {destination: [10.0.0.0/8, 10.0.0.0/8, 10.0.0.1, '10.0.0.1/32'], to: isp1}"}));
+  ASSERT_EQ(c.policies[0].destination.size(), 2u);
+  EXPECT_EQ(c.policies[0].destination[1].str(), "10.0.0.1/32");
+}
+
 // ---------------------------------------------------------- rejections
 
 struct Reject {
@@ -367,7 +656,7 @@ TEST_P(ConfigReject, NamesFileLineAndKey) {
 
 const char* const kAllClassifiers =
     "src-address, dst-address, both-addresses, src-port, dst-port, both-ports, "
-    "src-address-and-port, dst-address-and-port, both-addresses-and-ports";
+    "src-address-and-port, dst-address-and-port, both-addresses-and-ports, round-robin";
 
 // Each case: the YAML, then where the error must point. With config_with_wans(n, extra)
 // a one-line `extra` is line 2 and wans[k] is on line 4 + k (3 + k without extra).
@@ -380,7 +669,8 @@ const std::vector<Reject> kRejects = {
     {"unknown_top_key", "lan: [br0]\ncolour: blue\nwans:\n  - {name: a, interface: eth1}\n", 2, "colour",
      "unknown key 'colour' (allowed: lan, classifier, flow_table_size"},
     {"unknown_wan_key", "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n    gatway: 192.0.2.1\n", 5,
-     "wans[0].gatway", "unknown key 'gatway' (allowed: name, interface, gateway, tier, weight, mark, table, probe)"},
+     "wans[0].gatway",
+     "unknown key 'gatway' (allowed: name, interface, gateway, gateway6, tier, weight, nat, nat6, mark, table, probe)"},
     {"duplicate_key", "lan: [br0]\nwans:\n  - name: a\n    interface: eth1\n    weight: 2\n    weight: 3\n", 6,
      "wans[0].weight", "duplicate key 'weight' (first on line 5)"},
     {"missing_lan", "wans:\n  - {name: a, interface: eth1}\n", 1, "top level", "missing required key 'lan'"},
@@ -414,10 +704,12 @@ const std::vector<Reject> kRejects = {
     {"lan_dotdot", "lan: ['..']\nwans:\n  - {name: a, interface: eth1}\n", 1, "lan[0]", "'..' is not a valid"},
     {"lan_label", "lan: ['eth0:1']\nwans:\n  - {name: a, interface: eth1}\n", 1, "lan[0]", "'eth0:1' is not a valid"},
     // --- classifier and scalars
-    {"bad_classifier", "lan: [br0]\nclassifier: round-robin\nwans:\n  - {name: a, interface: eth1}\n", 2, "classifier",
+    {"bad_classifier", "lan: [br0]\nclassifier: nth\nwans:\n  - {name: a, interface: eth1}\n", 2, "classifier",
      kAllClassifiers},
-    {"bad_classifier_names_value", "lan: [br0]\nclassifier: round-robin\nwans:\n  - {name: a, interface: eth1}\n", 2,
-     "classifier", "unknown classifier 'round-robin'"},
+    {"bad_classifier_names_value", "lan: [br0]\nclassifier: nth\nwans:\n  - {name: a, interface: eth1}\n", 2,
+     "classifier", "unknown classifier 'nth'"},
+    {"classifier_round_robin_case", "lan: [br0]\nclassifier: Round-Robin\nwans:\n  - {name: a, interface: eth1}\n", 2,
+     "classifier", "unknown classifier 'Round-Robin'"},
     {"flow_table_small", config_with_wans(1, "flow_table_size: 1023\n"), 2, "flow_table_size",
      "1023 is out of range 1024..16777216"},
     {"flow_table_big", config_with_wans(1, "flow_table_size: 16777217\n"), 2, "flow_table_size", "16777217"},
@@ -638,7 +930,181 @@ const std::vector<Reject> kRejects = {
      "the default target 'gateway' needs a gateway"},
     {"p2p_default_targets_probe_block", probe_config({"interval: 1s"}, ""), 5, "wans[0].probe.targets",
      "the default target 'gateway' needs a gateway"},
-    {"p2p_explicit_icmp", probe_config({"method: icmp"}, ""), 5, "wans[0].probe.targets", "has none (point-to-point)"},};
+    {"p2p_explicit_icmp", probe_config({"method: icmp"}, ""), 5, "wans[0].probe.targets", "has none (point-to-point)"},
+    // --- gateway6, nat
+    {"gateway6_ipv4", wan_lines({"gateway: 192.0.2.1", "gateway6: 192.0.2.2"}), 6, "wans[0].gateway6",
+     "'192.0.2.2' is an IPv4 address; gateway6 takes an IPv6 address (IPv4 goes in gateway)"},
+    {"gateway6_garbage", wan_lines({"gateway: 192.0.2.1", "gateway6: fe80::zz"}), 6, "wans[0].gateway6",
+     "'fe80::zz' is not an IPv6 address (or 'auto')"},
+    {"gateway6_auto_case", wan_lines({"gateway6: AUTO"}), 5, "wans[0].gateway6", "'AUTO' is not an IPv6 address"},
+    {"gateway6_unspecified", wan_lines({"gateway: auto", "gateway6: '::'"}), 6, "wans[0].gateway6",
+     "'::' is the unspecified address; omit gateway6 instead"},
+    {"gateway6_prefix", wan_lines({"gateway6: 2001:db8::1/64"}), 5, "wans[0].gateway6", "'2001:db8::1/64' is not"},
+    {"gateway6_list", wan_lines({"gateway6: [fe80::1]"}), 5, "wans[0].gateway6",
+     "expected an IPv6 address or 'auto', got a list"},
+    {"gateway6_after_ipv6_gateway", wan_lines({"gateway: fe80::1", "gateway6: fe80::2"}), 6, "wans[0].gateway6",
+     "gateway is already IPv6 (fe80::1); gateway6 is for a second, IPv6 gateway next to an IPv4 one"},
+    {"gateway6_auto_after_ipv6_gateway", wan_lines({"gateway: 2001:db8::1", "gateway6: auto"}), 6, "wans[0].gateway6",
+     "gateway is already IPv6"},
+    {"arp_gateway6_only", wan_lines({"gateway6: fe80::1", "probe: {method: arp}"}), 6, "wans[0].probe.method",
+     "arp needs an IPv4 gateway or 'gateway: auto', but wans[0] has only an IPv6 gateway (gateway6); use method icmp"},
+    {"target_is_the_gateway6", wan_lines({"gateway: 192.0.2.1", "gateway6: fe80::1", "probe: {targets: [gateway, 'fe80::1']}"}),
+     7, "wans[0].probe.targets[1]", "duplicate target 'fe80::1' (also wans[0].probe.targets[0], the gateway fe80::1)"},
+    {"nat_unknown", wan_lines({"gateway: auto", "nat: snat"}), 6, "wans[0].nat",
+     "unknown NAT mode 'snat' (allowed: masquerade, none)"},
+    {"nat6_case", wan_lines({"gateway: auto", "nat6: Masquerade"}), 6, "wans[0].nat6", "unknown NAT mode 'Masquerade'"},
+    {"nat_bool", wan_lines({"gateway: auto", "nat: false"}), 6, "wans[0].nat", "unknown NAT mode 'false'"},
+    {"nat_list", wan_lines({"gateway: auto", "nat: [masquerade]"}), 6, "wans[0].nat", "expected a NAT mode, got a list"},
+    // --- sticky
+    {"sticky_unknown", config_with_wans(1, "sticky: pairs\n"), 2, "sticky", "unknown sticky mode 'pairs' (allowed: none, pair)"},
+    {"sticky_bool", config_with_wans(1, "sticky: true\n"), 2, "sticky", "unknown sticky mode 'true'"},
+    {"sticky_timeout_short", config_with_wans(1, "sticky_timeout: 500ms\n"), 2, "sticky_timeout",
+     "500ms is out of range 1s..24h"},
+    {"sticky_timeout_long", config_with_wans(1, "sticky_timeout: 25h\n"), 2, "sticky_timeout",
+     "25h is out of range 1s..24h"},
+    {"sticky_timeout_long_minutes", config_with_wans(1, "sticky_timeout: 1441m\n"), 2, "sticky_timeout",
+     "1441m is out of range 1s..24h"},
+    {"sticky_timeout_fraction", config_with_wans(1, "sticky_timeout: 1500ms\n"), 2, "sticky_timeout",
+     "'1500ms' is not a whole number of seconds"},
+    {"sticky_timeout_bare", config_with_wans(1, "sticky_timeout: 600\n"), 2, "sticky_timeout",
+     "'600' needs a unit (ms, s, m, h), e.g. 600s"},
+    {"sticky_timeout_days", config_with_wans(1, "sticky_timeout: 1d\n"), 2, "sticky_timeout",
+     "'1d': unknown unit 'd' (allowed: ms, s, m, h)"},
+    // --- local_table
+    {"local_table_main", config_with_wans(1, "local_table: 254\n"), 2, "local_table",
+     "254 is reserved ('main'); 0, 253, 254 and 255 cannot be used"},
+    {"local_table_zero", config_with_wans(1, "local_table: 0\n"), 2, "local_table", "0 is reserved ('unspec')"},
+    {"local_table_huge", config_with_wans(1, "local_table: 4294967296\n"), 2, "local_table",
+     "4294967296 is out of range 0..4294967295"},
+    {"local_table_clash", config_with_wans(2, "local_table: 101\n"), 2, "local_table",
+     "table clash: local_table and 'w2' (wans[1], default) both get table 101"},
+    {"local_table_clash_explicit_wan", "lan: [br0]\nlocal_table: 7\nwans:\n  - {name: a, interface: eth1, gateway: auto, table: 7}\n",
+     2, "local_table", "table clash: local_table and 'a' (wans[0], explicit) both get table 7"},
+    {"default_local_table_clash", wan_lines({"gateway: auto", "table: 164"}), 6, "wans[0].table",
+     "table clash: 'a' (explicit) and local_table (default, first_table + 64) both get table 164"},
+    {"default_local_table_reserved", config_with_wans(1, "first_table: 190\n"), 2, "local_table",
+     "default local_table 254 (first_table 190 + 64) is reserved ('main'); change first_table or set local_table explicitly"},
+    {"default_local_table_overflow", config_with_wans(1, "first_table: 0xfffffff0\n"), 2, "local_table",
+     "default local_table 4294967344 (first_table 4294967280 + 64) is above 4294967295; set local_table explicitly"},
+    // --- policies: structure
+    {"policies_scalar", policy_config({}) + "policies: isp1\n", 6, "policies", "expected a list, got 'isp1'"},
+    {"policies_too_many", many_policies(WANLB_MAX_POLICIES + 1), 6, "policies", "65 policies, at most 64 are supported"},
+    {"policy_not_mapping", policy_config({"- isp1"}), 7, "policies[0]", "expected a mapping, got 'isp1'"},
+    {"policy_unknown_key", policy_config({"- {dst: 10.0.0.0/8, to: isp1}"}), 7, "policies[0].dst",
+     "unknown key 'dst' (allowed: name, source, destination, protocol, ports, to, order)"},
+    {"policy_duplicate_key", policy_config({"- protocol: tcp", "  protocol: udp", "  to: isp1"}), 8,
+     "policies[0].protocol", "duplicate key 'protocol' (first on line 7)"},
+    {"policy_missing_to", policy_config({"- {protocol: tcp}", "- protocol: udp", "  ports: [53]"}), 7, "policies[0]",
+     "missing required key 'to'"},
+    {"policy_bad_name", policy_config({"- {name: 'voip calls', protocol: udp, to: isp1}"}), 7, "policies[0].name",
+     "'voip calls' is not a valid name (1..31 chars of A-Z a-z 0-9 _ . -)"},
+    {"policy_name_too_long", policy_config({"- {name: " + std::string(32, 'n') + ", protocol: udp, to: isp1}"}), 7,
+     "policies[0].name", "is not a valid name"},
+    {"policy_name_empty", policy_config({"- {name: '', protocol: udp, to: isp1}"}), 7, "policies[0].name",
+     "'' is not a valid name"},
+    {"policy_duplicate_name",
+     policy_config({"- name: voip", "  protocol: udp", "  to: isp1", "- name: voip", "  protocol: tcp", "  to: isp2"}), 10,
+     "policies[1].name", "duplicate name 'voip' (also policies[0])"},
+    {"policy_default_name_taken", policy_config({"- {name: policy2, protocol: udp, to: isp1}", "- {protocol: tcp, to: isp2}"}),
+     8, "policies[1]", "its default name 'policy2' is already the name of policies[0]; name one of them"},
+    {"policy_unreachable",
+     policy_config({"- {protocol: udp, to: isp1}", "- {destination: [10.0.0.0/8], to: isp2}", "- {to: bypass}",
+                    "- {protocol: tcp, to: isp3}"}),
+     10, "policies[3]",
+     "unreachable: policies[2] matches every connection (it has no source, destination, protocol or ports)"},
+    {"policy_unreachable_first", policy_config({"- {name: all, to: isp1}", "- {name: voip, protocol: udp, to: isp2}"}), 8,
+     "policies[1]", "unreachable: policies[0] matches every connection"},
+    // --- policies: prefixes
+    {"policy_source_empty", policy_config({"- {source: [], to: isp1}"}), 7, "policies[0].source",
+     "must list at least one prefix or file:PATH (leave source out to match any source)"},
+    {"policy_destination_null", policy_config({"- destination:", "  to: isp1"}), 7, "policies[0].destination",
+     "must list at least one prefix or file:PATH (leave destination out to match any destination)"},
+    {"policy_source_scalar", policy_config({"- {source: 10.0.0.0/8, to: isp1}"}), 7, "policies[0].source",
+     "expected a list, got '10.0.0.0/8'"},
+    {"policy_prefix_host_bits", policy_config({"- destination:", "    - 10.0.0.0/8", "    - 10.1.0.1/16", "  to: isp1"}), 9,
+     "policies[0].destination[1]", "'10.1.0.1/16': host bits set (did you mean 10.1.0.0/16?)"},
+    {"policy_prefix_v6_bad_len", policy_config({"- {source: ['2001:db8::/129'], to: isp1}"}), 7, "policies[0].source[0]",
+     "prefix length '129' is not in 0..128 (IPv6)"},
+    {"policy_prefix_not_address", policy_config({"- {destination: [example.com], to: isp1}"}), 7,
+     "policies[0].destination[0]", "'example.com' is not an IPv4 or IPv6 address"},
+    {"policy_prefix_list_item", policy_config({"- {destination: [[10.0.0.0/8]], to: isp1}"}), 7,
+     "policies[0].destination[0]", "expected a prefix or file:PATH, got a list"},
+    {"policy_file_as_mapping", policy_config({"- destination:", "    - file: domestic.txt", "  to: isp1"}), 8,
+     "policies[0].destination[0]", "got a mapping; write file:PATH without a space after the colon (or quote it)"},
+    {"policy_file_no_path", policy_config({"- {destination: ['file:  '], to: isp1}"}), 7, "policies[0].destination[0]",
+     "'file:  ' names no file"},
+    {"policy_file_missing", policy_config({"- {source: ['file:/nonexistent/wanlb-prefixes.txt'], to: isp1}"}), 7,
+     "policies[0].source[0]", "cannot read /nonexistent/wanlb-prefixes.txt: No such file or directory"},
+    {"policy_file_directory", policy_config({"- {source: ['file:/tmp'], to: isp1}"}), 7, "policies[0].source[0]",
+     "cannot read /tmp: Is a directory"},
+    // --- policies: protocol and ports
+    {"protocol_unknown", policy_config({"- {protocol: sctp, to: isp1}"}), 7, "policies[0].protocol",
+     "unknown protocol 'sctp' (allowed: tcp, udp, icmp, icmpv6, or a number 1..255)"},
+    {"protocol_case", policy_config({"- {protocol: TCP, to: isp1}"}), 7, "policies[0].protocol", "unknown protocol 'TCP'"},
+    {"protocol_zero", policy_config({"- {protocol: 0, to: isp1}"}), 7, "policies[0].protocol",
+     "0 is out of range 1..255 (leave protocol out to match any protocol)"},
+    {"protocol_256", policy_config({"- {protocol: 256, to: isp1}"}), 7, "policies[0].protocol", "256 is out of range 1..255"},
+    {"protocol_negative", policy_config({"- {protocol: -6, to: isp1}"}), 7, "policies[0].protocol",
+     "unknown protocol '-6'"},
+    {"protocol_list", policy_config({"- {protocol: [tcp, udp], to: isp1}"}), 7, "policies[0].protocol",
+     "expected a protocol, got a list"},
+    {"ports_without_protocol", policy_config({"- {ports: [443], to: isp1}"}), 7, "policies[0].ports",
+     "ports need protocol tcp or udp, but protocol is not set (any)"},
+    {"ports_with_icmp", policy_config({"- {protocol: icmp, ports: [443], to: isp1}"}), 7, "policies[0].ports",
+     "ports need protocol tcp or udp, but protocol is 'icmp'"},
+    {"ports_with_gre", policy_config({"- protocol: 47", "  ports: [443]", "  to: isp1"}), 8, "policies[0].ports",
+     "but protocol is '47'"},
+    {"port_zero", policy_config({"- {protocol: tcp, ports: [0], to: isp1}"}), 7, "policies[0].ports[0]",
+     "'0': port 0 is out of range 1..65535"},
+    {"port_too_big", policy_config({"- {protocol: tcp, ports: [80, 65536], to: isp1}"}), 7, "policies[0].ports[1]",
+     "'65536': port 65536 is out of range 1..65535"},
+    {"port_range_too_big", policy_config({"- {protocol: tcp, ports: [60000-70000], to: isp1}"}), 7,
+     "policies[0].ports[0]", "'60000-70000': port 70000 is out of range"},
+    {"port_range_reversed", policy_config({"- {protocol: udp, ports: [20000-10000], to: isp1}"}), 7,
+     "policies[0].ports[0]", "'20000-10000': the range starts above its end"},
+    {"port_name", policy_config({"- {protocol: tcp, ports: [http], to: isp1}"}), 7, "policies[0].ports[0]",
+     "expected a port 1..65535 or a range such as 10000-20000, got 'http'"},
+    {"port_open_range", policy_config({"- {protocol: tcp, ports: [10000-], to: isp1}"}), 7, "policies[0].ports[0]",
+     "got '10000-'"},
+    {"port_spaced_range", policy_config({"- {protocol: tcp, ports: [10000 - 20000], to: isp1}"}), 7,
+     "policies[0].ports[0]", "got '10000 - 20000'"},
+    {"port_hex", policy_config({"- {protocol: tcp, ports: [0x50], to: isp1}"}), 7, "policies[0].ports[0]", "got '0x50'"},
+    {"ports_scalar", policy_config({"- {protocol: tcp, ports: 443, to: isp1}"}), 7, "policies[0].ports",
+     "expected a list, got '443'"},
+    {"ports_empty", policy_config({"- {protocol: tcp, ports: [], to: isp1}"}), 7, "policies[0].ports",
+     "must list at least one port or range (leave ports out to match any port)"},
+    {"ports_too_many", policy_config({"- {protocol: tcp, ports: [1, 2, 3, 4, 5, 6, 7, 8, 9], to: isp1}"}), 7,
+     "policies[0].ports", "9 entries, at most 8 are supported"},
+    {"ports_duplicate", policy_config({"- protocol: udp", "  ports:", "    - 53", "    - 5353", "    - 53", "  to: isp1"}), 11,
+     "policies[0].ports[2]", "duplicate port '53' (also policies[0].ports[0])"},
+    // --- policies: to and order
+    {"to_unknown_wan", policy_config({"- {protocol: tcp, to: isp9}"}), 7, "policies[0].to",
+     "unknown WAN 'isp9' (configured: isp1, isp2, isp3)"},
+    {"to_unknown_wan_in_list", policy_config({"- protocol: tcp", "  to:", "    - isp1", "    - ISP2"}), 10,
+     "policies[0].to[1]", "unknown WAN 'ISP2' (configured: isp1, isp2, isp3)"},
+    {"to_keyword_in_list", policy_config({"- {protocol: tcp, to: [isp1, balance]}"}), 7, "policies[0].to[1]",
+     "unknown WAN 'balance' (configured: isp1, isp2, isp3); 'balance' is a word of its own: write to: balance, not in a list"},
+    {"to_duplicate", policy_config({"- {protocol: tcp, to: [isp1, isp2, isp1]}"}), 7, "policies[0].to[2]",
+     "duplicate WAN 'isp1' (also policies[0].to[0])"},
+    {"to_empty", policy_config({"- {protocol: tcp, to: []}"}), 7, "policies[0].to", "must list at least one WAN"},
+    {"to_null", policy_config({"- protocol: tcp", "  to:"}), 8, "policies[0].to",
+     "expected a WAN name, a list of WAN names, 'balance' or 'bypass', got nothing"},
+    {"to_mapping", policy_config({"- protocol: tcp", "  to: {wan: isp1}"}), 8, "policies[0].to",
+     "expected a WAN name, a list of WAN names, 'balance' or 'bypass', got a mapping"},
+    {"to_too_many", config_with_wans(9) + "policies:\n  - {protocol: tcp, to: [w1, w2, w3, w4, w5, w6, w7, w8, w9]}\n",
+     13, "policies[0].to", "9 WANs, at most 8 are supported"},
+    {"to_keyword_is_a_wan", "lan: [br0]\nwans:\n  - {name: balance, interface: eth1, gateway: auto}\npolicies:\n"
+                            "  - {protocol: tcp, to: balance}\n",
+     5, "policies[0].to", "'balance' is both a keyword and the name of wans[0]; write to: [balance] to mean the WAN"},
+    {"order_unknown", policy_config({"- {protocol: tcp, to: [isp1, isp2], order: fastest}"}), 7, "policies[0].order",
+     "unknown order 'fastest' (allowed: as-listed, lowest-rtt)"},
+    {"order_rtt_one_wan", policy_config({"- {protocol: tcp, to: isp1, order: lowest-rtt}"}), 7, "policies[0].order",
+     "lowest-rtt needs 'to' to list two or more WANs to order"},
+    {"order_rtt_list_of_one", policy_config({"- {protocol: tcp, to: [isp1], order: lowest-rtt}"}), 7, "policies[0].order",
+     "lowest-rtt needs 'to' to list two or more WANs"},
+    {"order_rtt_balance", policy_config({"- {protocol: tcp, to: balance, order: lowest-rtt}"}), 7, "policies[0].order",
+     "lowest-rtt needs 'to' to list two or more WANs"},
+};
 
 INSTANTIATE_TEST_SUITE_P(All, ConfigReject, ::testing::ValuesIn(kRejects),
                          [](const ::testing::TestParamInfo<Reject>& p) { return std::string(p.param.label); });
@@ -708,6 +1174,196 @@ TEST(Config, DirectoryIsNotAFile) {
   } catch (const ConfigError& e) {
     EXPECT_EQ(std::string(e.what()), "cannot read /tmp: Is a directory");
   }
+}
+
+// ------------------------------------------------------- prefix files
+
+// A fresh directory under /tmp, removed with what the test wrote into it.
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/wanlb_config_test_dir_XXXXXX";
+    const char* d = mkdtemp(tmpl);
+    EXPECT_NE(d, nullptr);
+    path_ = d ? d : "/nonexistent";
+  }
+  ~TempDir() {
+    for (auto it = made_.rbegin(); it != made_.rend(); ++it) std::remove(it->c_str());
+    rmdir(path_.c_str());
+  }
+  const std::string& path() const { return path_; }
+  // Writes `text` to `rel` (its directory must exist); returns the full path.
+  std::string write(const std::string& rel, const std::string& text) {
+    const std::string full = path_ + "/" + rel;
+    FILE* f = std::fopen(full.c_str(), "w");
+    EXPECT_NE(f, nullptr) << full;
+    if (!f) return full;
+    EXPECT_EQ(std::fwrite(text.data(), 1, text.size(), f), text.size());
+    std::fclose(f);
+    made_.push_back(full);
+    return full;
+  }
+  std::string mkdir(const std::string& rel) {
+    const std::string full = path_ + "/" + rel;
+    EXPECT_EQ(::mkdir(full.c_str(), 0700), 0) << full;
+    made_.push_back(full);
+    return full;
+  }
+
+ private:
+  std::string path_;
+  std::vector<std::string> made_;  // in creation order
+};
+
+std::string message_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "(accepted)";
+}
+
+// WANs isp1, isp2 (lines 3..4), `policies:` on line 5, one policy on line 6
+// whose `destination` entries start on line 8.
+std::string file_policy_config(const std::vector<std::string>& destinations) {
+  std::string y =
+      "lan: [br0]\nwans:\n  - {name: isp1, interface: eth1, gateway: auto}\n  - {name: isp2, interface: eth2, gateway: auto}\n"
+      "policies:\n  - name: domestic\n    destination:\n";
+  for (const auto& d : destinations) y += "      - '" + d + "'\n";
+  y += "    to: isp2\n";
+  return y;
+}
+
+TEST(PrefixFile, CommentsBlanksAndWhitespace) {
+  TempDir dir;
+  dir.write("domestic.txt",
+            "# domestic prefixes\n"
+            "\n"
+            "198.51.100.0/24\n"
+            "   203.0.113.0/25   \n"
+            "\t192.0.2.7\t# a host, inline comment\n"
+            "2001:db8:100::/40\r\n"
+            "   \n"
+            "#10.0.0.0/8 commented out\n"
+            "2001:db8:200::1");  // no newline at the end
+  const std::string cfg = dir.write("wanlb.yaml", file_policy_config({"10.99.0.0/16", "file:domestic.txt"}));
+  const Config c = load_config(cfg);
+  ASSERT_EQ(c.policies.size(), 1u);
+  std::vector<std::string> got;
+  for (const Prefix& p : c.policies[0].destination) got.push_back(p.str());
+  EXPECT_EQ(got, (std::vector<std::string>{"10.99.0.0/16", "198.51.100.0/24", "203.0.113.0/25", "192.0.2.7/32",
+                                           "2001:db8:100::/40", "2001:db8:200::1/128"}));
+  EXPECT_EQ(c.policies[0].wan_ids, (std::vector<uint32_t>{2}));
+}
+
+TEST(PrefixFile, RelativeToTheConfigDirectory) {
+  TempDir dir;
+  dir.mkdir("etc");
+  dir.mkdir("etc/lists");
+  dir.write("etc/lists/dom.txt", "198.51.100.0/24\n");
+  dir.write("etc/lists/abs.txt", "203.0.113.0/24\n");
+  // Relative to the config's directory; absolute as written (spaces after
+  // `file:` are trimmed).
+  const std::string cfg = dir.write(
+      "etc/wanlb.yaml", file_policy_config({"file:lists/dom.txt", "file: " + dir.path() + "/etc/lists/abs.txt"}));
+  const Config c = load_config(cfg);
+  ASSERT_EQ(c.policies[0].destination.size(), 2u);
+  EXPECT_EQ(c.policies[0].destination[0].str(), "198.51.100.0/24");
+  EXPECT_EQ(c.policies[0].destination[1].str(), "203.0.113.0/24");
+  // parse_config with the same source name resolves the same way.
+  const Config d = parse_config(file_policy_config({"file:lists/dom.txt"}), dir.path() + "/etc/wanlb.yaml");
+  EXPECT_EQ(d.policies[0].destination.size(), 1u);
+}
+
+TEST(PrefixFile, SourceWithoutDirectoryMeansCurrentDirectory) {
+  TempDir dir;
+  dir.write("here.txt", "198.51.100.0/24\n");
+  char old[PATH_MAX];
+  ASSERT_NE(getcwd(old, sizeof old), nullptr);
+  ASSERT_EQ(chdir(dir.path().c_str()), 0);
+  const std::string msg = message_of([] {
+    const Config c = parse_config(file_policy_config({"file:here.txt"}), "wanlb.yaml");
+    EXPECT_EQ(c.policies[0].destination.size(), 1u);
+  });
+  EXPECT_EQ(chdir(old), 0);
+  EXPECT_EQ(msg, "(accepted)");
+}
+
+TEST(PrefixFile, BadLineNamesFileAndLine) {
+  TempDir dir;
+  const std::string list = dir.write("dom.txt", "# header\n198.51.100.0/24\n\n  10.0.0.1/8  # typo\n");
+  const std::string cfg = dir.write("wanlb.yaml", file_policy_config({"192.0.2.0/24", "file:dom.txt"}));
+  EXPECT_EQ(message_of([&] { load_config(cfg); }),
+            list + ":4: '10.0.0.1/8': host bits set (did you mean 10.0.0.0/8?) (policies[0].destination[1])");
+
+  dir.write("two.txt", "198.51.100.0/24 203.0.113.0/24\n");
+  const std::string two = dir.write("two.yaml", file_policy_config({"file:two.txt"}));
+  EXPECT_EQ(message_of([&] { load_config(two); }),
+            dir.path() + "/two.txt:1: '198.51.100.0/24 203.0.113.0/24': one prefix per line (policies[0].destination[0])");
+
+  dir.write("junk.txt", "198.51.100.0/24\nexample.com\n");
+  const std::string junk = dir.write("junk.yaml", file_policy_config({"file:junk.txt"}));
+  EXPECT_EQ(message_of([&] { load_config(junk); }),
+            dir.path() + "/junk.txt:2: 'example.com': 'example.com' is not an IPv4 or IPv6 address "
+                         "(policies[0].destination[0])");
+}
+
+TEST(PrefixFile, MissingFileNamesConfigLine) {
+  TempDir dir;
+  const std::string cfg = dir.write("wanlb.yaml", file_policy_config({"192.0.2.0/24", "file:nope.txt"}));
+  EXPECT_EQ(message_of([&] { load_config(cfg); }),
+            cfg + ":9: policies[0].destination[1]: cannot read " + dir.path() + "/nope.txt: No such file or directory");
+}
+
+TEST(PrefixFile, EmptyFileAloneIsAnError) {
+  TempDir dir;
+  dir.write("empty.txt", "# nothing yet\n\n");
+  const std::string cfg = dir.write("wanlb.yaml", file_policy_config({"file:empty.txt"}));
+  EXPECT_EQ(message_of([&] { load_config(cfg); }),
+            cfg + ":7: policies[0].destination: no prefixes: the listed files hold none, and an empty destination "
+                  "would match every destination");
+  // Next to other entries an empty file is harmless.
+  const std::string ok = dir.write("ok.yaml", file_policy_config({"file:empty.txt", "192.0.2.0/24"}));
+  EXPECT_EQ(load_config(ok).policies[0].destination.size(), 1u);
+}
+
+TEST(PrefixFile, FiftyThousandPrefixes) {
+  TempDir dir;
+  std::string text = "# generated\n";
+  for (unsigned i = 0; i < 40000; i++)  // 40000 IPv4 /24s in 10.0.0.0/8 ...
+    text += "10." + std::to_string(i >> 8) + "." + std::to_string(i & 255) + ".0/24\n";
+  char buf[64];
+  for (unsigned i = 0; i < 10000; i++) {  // ... and 10000 IPv6 /48s
+    std::snprintf(buf, sizeof buf, "2001:db8:%x::/48\n", i);
+    text += buf;
+  }
+  dir.write("big.txt", text);
+  const std::string cfg = dir.write("wanlb.yaml", file_policy_config({"file:big.txt"}));
+  const auto start = std::chrono::steady_clock::now();
+  const Config c = load_config(cfg);
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_EQ(c.policies[0].destination.size(), 50000u);
+  EXPECT_EQ(c.policies[0].destination[39999].str(), "10.156.63.0/24");
+  EXPECT_EQ(c.policies[0].destination[49999].str(), "2001:db8:270f::/48");
+  // Linear reading takes a few tens of milliseconds; a quadratic one would
+  // take many seconds. Generous, so a slow CI machine does not flake.
+  EXPECT_LT(ms, 5000) << "reading 50000 prefixes took " << ms << " ms";
+}
+
+TEST(PrefixFile, ShippedExample) {
+#ifdef WANLB_SOURCE_DIR
+  const std::string data = std::string(WANLB_SOURCE_DIR) + "/tests/unit/data";
+#else
+  std::string here = __FILE__;
+  const std::string data = here.substr(0, here.rfind('/') + 1) + "data";
+#endif
+  const Config c = parse_config(file_policy_config({"file:" + data + "/prefixes-example.txt"}), "wanlb.yaml");
+  std::vector<std::string> got;
+  for (const Prefix& p : c.policies[0].destination) got.push_back(p.str());
+  EXPECT_EQ(got, (std::vector<std::string>{"198.51.100.0/24", "203.0.113.0/25", "192.0.2.7/32", "2001:db8:100::/40",
+                                           "2001:db8:200::1/128"}));
 }
 
 // -------------------------------------------------- validate_interfaces

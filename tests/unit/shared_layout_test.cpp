@@ -50,11 +50,30 @@ static_assert(offsetof(wanlb_wan, pad2) == 68);
 static_assert(offsetof(wanlb_wan, since_ms) == 72);
 static_assert(offsetof(wanlb_wan, reason) == 80);
 
-static_assert(sizeof(wanlb_config) == 16);
+static_assert(sizeof(wanlb_config) == 24);
 static_assert(offsetof(wanlb_config, classifier) == 0);
 static_assert(offsetof(wanlb_config, mark_mask) == 4);
 static_assert(offsetof(wanlb_config, hash_seed) == 8);
 static_assert(offsetof(wanlb_config, flags) == 12);
+static_assert(offsetof(wanlb_config, n_policies) == 16);
+static_assert(offsetof(wanlb_config, sticky_timeout_s) == 20);
+
+static_assert(sizeof(wanlb_policy) == 68);
+static_assert(offsetof(wanlb_policy, name) == 52);
+static_assert(offsetof(wanlb_policy, flags) == 0);
+static_assert(offsetof(wanlb_policy, action) == 4);
+static_assert(offsetof(wanlb_policy, proto) == 8);
+static_assert(offsetof(wanlb_policy, n_wans) == 9);
+static_assert(offsetof(wanlb_policy, n_ports) == 10);
+static_assert(offsetof(wanlb_policy, wans) == 12);
+static_assert(offsetof(wanlb_policy, ports) == 20);
+static_assert(sizeof(wanlb_port_range) == 4);
+
+static_assert(sizeof(wanlb_pair_key) == 36);
+static_assert(offsetof(wanlb_pair_key, daddr) == 16);
+static_assert(offsetof(wanlb_pair_key, family) == 32);
+static_assert(sizeof(wanlb_pair) == 16);
+static_assert(offsetof(wanlb_pair, wan_id) == 8);
 
 static_assert(sizeof(wanlb_wan_stats) == 24);
 static_assert(offsetof(wanlb_wan_stats, packets) == 0);
@@ -80,16 +99,20 @@ static_assert(offsetof(wanlb_hash_input, dport) == 34);
 static_assert(WANLB_CLS_SRC_ADDRESS == 0 && WANLB_CLS_DST_ADDRESS == 1 && WANLB_CLS_BOTH_ADDRESSES == 2 &&
               WANLB_CLS_SRC_PORT == 3 && WANLB_CLS_DST_PORT == 4 && WANLB_CLS_BOTH_PORTS == 5 &&
               WANLB_CLS_SRC_ADDRESS_AND_PORT == 6 && WANLB_CLS_DST_ADDRESS_AND_PORT == 7 &&
-              WANLB_CLS_BOTH_ADDRESSES_AND_PORTS == 8 && WANLB_CLS_COUNT == 9);
+              WANLB_CLS_BOTH_ADDRESSES_AND_PORTS == 8 && WANLB_CLS_ROUND_ROBIN == 9 && WANLB_CLS_COUNT == 10);
 static_assert(WANLB_CNT_BYPASSED == 0 && WANLB_CNT_UNPARSABLE == 1 && WANLB_CNT_NO_WAN == 2 &&
-              WANLB_CNT_NON_IP == 3 && WANLB_CNT_FRAGMENTS == 4 && WANLB_CNT_COUNT == 5);
+              WANLB_CNT_NON_IP == 3 && WANLB_CNT_FRAGMENTS == 4 && WANLB_CNT_INBOUND == 5 &&
+              WANLB_CNT_STICKY == 6 && WANLB_CNT_COUNT == 7);
+static_assert(WANLB_ACT_WANS == 0 && WANLB_ACT_BALANCE == 1 && WANLB_ACT_BYPASS == 2);
 
 // The static_asserts above do the work; these make the test visible in runs.
 TEST(SharedLayout, StructSizes) {
   EXPECT_EQ(sizeof(wanlb_flow_key), 40u);
   EXPECT_EQ(sizeof(wanlb_flow), 16u);
   EXPECT_EQ(sizeof(wanlb_wan), 144u);
-  EXPECT_EQ(sizeof(wanlb_config), 16u);
+  EXPECT_EQ(sizeof(wanlb_config), 24u);
+  EXPECT_EQ(sizeof(wanlb_policy), 68u);
+  EXPECT_EQ(sizeof(wanlb_pair_key), 36u);
   EXPECT_EQ(sizeof(wanlb_wan_stats), 24u);
   EXPECT_EQ(sizeof(wanlb_lpm_v4), 8u);
   EXPECT_EQ(sizeof(wanlb_lpm_v6), 20u);
