@@ -8,13 +8,23 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <grp.h>
+
 #include <algorithm>
+#include <map>
+#include <mutex>
 #include <chrono>
 #include <cstring>
 #include <optional>
 #include <spdlog/spdlog.h>
 
 #include "bpffs.h"
+#include "commands.h"
+#include "control.h"
+#include "lan_match.h"
+#include "metrics.h"
+#include "reload.h"
+#include "sd_notify.h"
 #include "connected.h"
 #include "conntrack.h"
 #include "datapath.h"
@@ -93,6 +103,7 @@ struct WanRuntime {
   std::string reason;
   uint64_t next_round_ns = 0;
   std::vector<IpAddr> addrs;  // last known addresses: the NAT source to flush on failure
+  bool drained = false;       // `wanlb drain`: no new connections
 
   bool probes() const { return cfg->probe.method != ProbeMethod::None; }
   bool auto_gateway() const { return cfg->gateway_auto || cfg->gateway6_auto; }
@@ -101,14 +112,24 @@ struct WanRuntime {
 
 class Agent {
  public:
-  explicit Agent(const Config& cfg)
-      : cfg_(cfg), state_path_(state_path()), planner_(WANLB_SLOT_COUNT), hooks_(cfg.hook) {}
+  Agent(const Config& cfg, std::string config_path)
+      : cfg_(cfg),
+        config_path_(std::move(config_path)),
+        state_path_(state_path()),
+        planner_(WANLB_SLOT_COUNT),
+        hooks_(std::make_unique<HookRunner>(cfg.hook)) {}
   void start();
   void loop();
   void stop();
 
  private:
-  void init_wans(const std::vector<wanlb_wan>& adopted);
+  void init_wans(const std::vector<wanlb_wan>& adopted, std::vector<WanRuntime> previous = {});
+  void sync_lan();
+  void start_services();
+  nlohmann::json handle(const nlohmann::json& request);
+  std::string reload();
+  std::string drain(const std::string& name, bool drain);
+  nlohmann::json status();
   wanlb_wan wan_entry(const WanRuntime& w) const;
   void apply_wans();
   void sync_bypass_maps();
@@ -123,7 +144,8 @@ class Agent {
   void note_change(WanRuntime& w, WanState old_state);
   int poll_timeout_ms(uint64_t now_ns) const;
 
-  const Config& cfg_;
+  Config cfg_;
+  std::string config_path_;
   std::string state_path_;
   AppliedState state_;
   std::unique_ptr<Datapath> dp_;
@@ -133,8 +155,13 @@ class Agent {
   std::vector<WanRuntime> wans_;
   SlotPlanner planner_;
   std::vector<uint32_t> applied_slots_;  // what wanlb_slots holds
-  HookRunner hooks_;
+  std::unique_ptr<HookRunner> hooks_;
   bool all_down_logged_ = false;
+  std::map<std::string, int> lan_attached_;  // LAN interface -> ifindex we attached to
+  std::unique_ptr<ControlServer> control_;
+  std::unique_ptr<MetricsServer> metrics_;
+  std::mutex counters_mu_;  // the metrics thread reads counters_
+  AgentCounters counters_;
   std::vector<std::vector<uint32_t>> policy_order_;  // WAN order written for `order: lowest-rtt` policies
 };
 
@@ -155,6 +182,18 @@ void Agent::start() {
     spdlog::info("adopting the running data path ({})", source);
     if (auto old = read_config(running[MapId::Config])) seed = old->hash_seed;
     adopted_wans = read_wans(running[MapId::Wans]);
+    // A WAN keeps the id the running data path knows it by, even if the
+    // config lists WANs in another order now.
+    Config previous = cfg_;
+    previous.wans.clear();
+    for (uint32_t id = 1; id < adopted_wans.size(); id++) {
+      if (!(adopted_wans[id].flags & WANLB_WAN_F_CONFIGURED)) continue;
+      WanConfig w;
+      w.name = std::string(adopted_wans[id].name, strnlen(adopted_wans[id].name, WANLB_WAN_NAME_LEN));
+      w.id = id;
+      previous.wans.push_back(w);
+    }
+    keep_wan_ids(previous, &cfg_);
   }
   if (seed == 0) seed = random_value<uint32_t>();
   dp_ = std::make_unique<Datapath>(cfg_.flow_table_size, adopt ? &running : nullptr, &log);
@@ -185,23 +224,93 @@ void Agent::start() {
   state_.bpffs_dir = cfg_.bpffs_dir;
   state_.route_protocol = cfg_.route_protocol;
   state_.agent_pid = getpid();
-  for (const auto& lan : cfg_.lan) {
+  sync_lan();
+  save_state(state_path_, state_);
+  start_services();
+  std::string ready = std::to_string(cfg_.wans.size()) + " WANs, classifier " + classifier_name(cfg_.classifier) +
+                      ", pins under " + cfg_.bpffs_dir;
+  spdlog::info("ready: {}", ready);
+  notify_ready(ready);
+}
+
+// Attach to every interface the `lan` list names or matches (patterns for
+// pod interfaces that come and go); forget interfaces that went away, and
+// detach from those the config no longer names.
+void Agent::sync_lan() {
+  std::vector<std::string> want = match_lan_interfaces(cfg_.lan, interface_names());
+  for (auto it = lan_attached_.begin(); it != lan_attached_.end();) {
+    int now = ifindex_of(it->first);
+    bool wanted = std::find(want.begin(), want.end(), it->first) != want.end();
+    if (now == it->second && wanted) {
+      ++it;
+      continue;
+    }
+    if (now == it->second) {
+      detach(now);  // still there, no longer ours to balance
+      spdlog::info("detached {} from {}", kProgName, it->first);
+    } else {
+      spdlog::info("LAN interface {} went away", it->first);
+    }
+    it = lan_attached_.erase(it);
+  }
+  bool changed_state = false;
+  for (const auto& lan : want) {
+    int ifindex = ifindex_of(lan);
+    if (ifindex == 0 || lan_attached_.count(lan)) continue;
     auto& created = state_.clsact_created;
-    if (dp_->attach(ifindex_of(lan)) && std::find(created.begin(), created.end(), lan) == created.end())
+    if (dp_->attach(ifindex) && std::find(created.begin(), created.end(), lan) == created.end()) {
       created.push_back(lan);
-    if (std::find(state_.lan.begin(), state_.lan.end(), lan) == state_.lan.end()) state_.lan.push_back(lan);
+      changed_state = true;
+    }
+    lan_attached_[lan] = ifindex;
     spdlog::info("attached {} to tc ingress of {}", kProgName, lan);
   }
-  save_state(state_path_, state_);
-  spdlog::info("ready: {} WANs, classifier {}, pins under {}", cfg_.wans.size(), classifier_name(cfg_.classifier),
-               cfg_.bpffs_dir);
+  std::vector<std::string> names;
+  for (const auto& [name, idx] : lan_attached_) names.push_back(name);
+  if (names != state_.lan || changed_state) {
+    state_.lan = names;
+    save_state(state_path_, state_);
+  }
+}
+
+// The control socket (always) and the metrics endpoint (when configured).
+void Agent::start_services() {
+  gid_t group = static_cast<gid_t>(-1);
+  if (!cfg_.control_group.empty()) {
+    struct group* g = getgrnam(cfg_.control_group.c_str());
+    if (!g) throw std::runtime_error("control_group '" + cfg_.control_group + "' does not exist");
+    group = g->gr_gid;
+  }
+  if (!control_)
+    control_ = std::make_unique<ControlServer>(control_socket_path(), group,
+                                               [this](const nlohmann::json& r) { return handle(r); });
+  metrics_.reset();
+  if (cfg_.metrics.empty()) return;
+  // The scrape thread reads the maps through its own descriptors and the
+  // agent's counters under the mutex; nothing else is shared.
+  auto maps = std::make_shared<MapFds>(dp_->dup_maps());
+  metrics_ = std::make_unique<MetricsServer>(cfg_.metrics, [this, maps]() {
+    nlohmann::json st = status_json(*maps, "agent");
+    std::lock_guard<std::mutex> lock(counters_mu_);
+    return render_metrics(st, counters_);
+  });
+  spdlog::info("metrics on http://{}/metrics", cfg_.metrics);
+}
+
+bool same_probe(const ProbeConfig& a, const ProbeConfig& b) {
+  return a.method == b.method && a.targets == b.targets && a.interval_ms == b.interval_ms &&
+         a.timeout_ms == b.timeout_ms && a.down == b.down && a.up == b.up && a.reliability == b.reliability &&
+         a.max_loss_ppm == b.max_loss_ppm && a.max_rtt_ms == b.max_rtt_ms &&
+         a.quality_window_ms == b.quality_window_ms;
 }
 
 // Health starts from what a previous agent left in the map (a restart must
-// not flap anything); a WAN seen for the first time starts up, so that a
-// fresh start does not hold traffic back while the first rounds run.
-void Agent::init_wans(const std::vector<wanlb_wan>& adopted) {
+// not flap anything), or from the runtime of the same WAN before a reload;
+// a WAN seen for the first time starts up, so that a fresh start does not
+// hold traffic back while the first rounds run.
+void Agent::init_wans(const std::vector<wanlb_wan>& adopted, std::vector<WanRuntime> previous) {
   uint64_t now_ms = mono_ns() / kNsPerMs;
+  wans_.clear();
   wans_.resize(cfg_.wans.size());
   for (size_t i = 0; i < cfg_.wans.size(); i++) {
     WanRuntime& w = wans_[i];
@@ -211,15 +320,30 @@ void Agent::init_wans(const std::vector<wanlb_wan>& adopted) {
     WanState initial = WanState::Up;
     w.since_real_ms = real_ms();
     w.reason = "agent started";
+    // Stagger the first rounds so WANs do not probe in lockstep.
+    w.next_round_ns = mono_ns() + i * (w.cfg->probe.interval_ms * kNsPerMs) / cfg_.wans.size();
     for (const auto& old : adopted) {
       if (!(old.flags & WANLB_WAN_F_CONFIGURED) || w.cfg->name != old.name) continue;
       initial = static_cast<WanState>(old.state);
       w.since_real_ms = old.since_ms;
       w.reason = std::string(old.reason, strnlen(old.reason, sizeof(old.reason)));
+      w.drained = old.flags & WANLB_WAN_F_DRAINED;
     }
-    w.health = std::make_unique<HealthMachine>(w.cfg->probe, initial, now_ms);
-    // Stagger the first rounds so WANs do not probe in lockstep.
-    w.next_round_ns = mono_ns() + i * (w.cfg->probe.interval_ms * kNsPerMs) / cfg_.wans.size();
+    for (auto& old : previous) {
+      if (old.cfg->name != w.cfg->name) continue;
+      initial = old.health->state();
+      w.since_real_ms = old.since_real_ms;
+      w.reason = old.reason;
+      w.drained = old.drained;
+      w.addrs = old.addrs;
+      if (w.cfg->gateway_auto) w.gw4 = old.gw4;
+      if (w.cfg->gateway6_auto) w.gw6 = old.gw6;
+      if (same_probe(old.cfg->probe, w.cfg->probe)) {  // keep counters and the quality window
+        w.health = std::move(old.health);
+        w.next_round_ns = old.next_round_ns;
+      }
+    }
+    if (!w.health) w.health = std::make_unique<HealthMachine>(w.cfg->probe, initial, now_ms);
   }
   refresh_links(now_ms);
   refresh_gateways(now_ms);
@@ -238,7 +362,7 @@ wanlb_wan Agent::wan_entry(const WanRuntime& w) const {
   e.weight = w.cfg->weight;
   e.tier = static_cast<uint8_t>(w.cfg->tier);
   WanState s = w.health->state();
-  e.flags = WANLB_WAN_F_CONFIGURED | (keeps_flows(s) ? WANLB_WAN_F_UP : 0);
+  e.flags = WANLB_WAN_F_CONFIGURED | (keeps_flows(s) ? WANLB_WAN_F_UP : 0) | (w.drained ? WANLB_WAN_F_DRAINED : 0);
   e.state = static_cast<uint32_t>(s);
   e.rtt_us = w.health->rtt_us();
   e.loss_ppm = w.health->loss_ppm();
@@ -257,7 +381,7 @@ void Agent::apply_wans() {
   std::vector<WanView> views;
   for (const auto& w : wans_) {
     want[w.cfg->id] = wan_entry(w);
-    views.push_back({w.cfg->id, w.cfg->name, w.cfg->weight, w.cfg->tier, w.health->state()});
+    views.push_back({w.cfg->id, w.cfg->name, w.cfg->weight, w.cfg->tier, w.health->state(), w.drained});
   }
   std::vector<wanlb_wan> bridge = want;
   for (uint32_t id = 1; id < bridge.size(); id++)
@@ -295,7 +419,8 @@ void Agent::sync_bypass_maps() {
 // Rules and routes for the WANs as they are now (see plan_routes).
 void Agent::sync_routing() {
   std::vector<WanView> views;
-  for (const auto& w : wans_) views.push_back({w.cfg->id, w.cfg->name, w.cfg->weight, w.cfg->tier, w.health->state()});
+  for (const auto& w : wans_)
+    views.push_back({w.cfg->id, w.cfg->name, w.cfg->weight, w.cfg->tier, w.health->state(), w.drained});
   ActiveSet active = active_set(views);
   std::vector<WanRouteState> states;
   for (const auto& w : wans_) {
@@ -425,8 +550,20 @@ void Agent::note_change(WanRuntime& w, WanState old_state) {
   WanState now = w.health->state();
   w.since_real_ms = real_ms();
   w.reason = w.health->reason();
+  {
+    std::lock_guard<std::mutex> lock(counters_mu_);
+    counters_.state_changes_total++;
+    counters_.last_change_unix_ms = w.since_real_ms;
+  }
   spdlog::info("WAN {}: {} -> {} ({})", w.cfg->name, state_name(old_state), state_name(now), w.reason);
   if (dp_) apply_wans();
+  if (routing_) {
+    try {
+      sync_routing();  // the router's own multipath default follows the live WANs
+    } catch (const std::exception& e) {
+      spdlog::warn("WAN {}: routing update failed (will retry): {}", w.cfg->name, e.what());
+    }
+  }
   if (keeps_flows(old_state) && !keeps_flows(now) && !w.addrs.empty()) {
     try {
       size_t n = flush_conntrack_nated_to(w.addrs);
@@ -435,7 +572,7 @@ void Agent::note_change(WanRuntime& w, WanState old_state) {
       spdlog::warn("WAN {}: conntrack flush failed: {}", w.cfg->name, e.what());
     }
   }
-  hooks_.run({{"WANLB_WAN", w.cfg->name},
+  hooks_->run({{"WANLB_WAN", w.cfg->name},
               {"WANLB_INTERFACE", w.cfg->interface},
               {"WANLB_OLD_STATE", state_name(old_state)},
               {"WANLB_NEW_STATE", state_name(now)},
@@ -458,29 +595,38 @@ void Agent::loop() {
   sigemptyset(&mask);
   sigaddset(&mask, SIGINT);
   sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGHUP);
   sigprocmask(SIG_BLOCK, &mask, nullptr);
   Fd sfd(signalfd(-1, &mask, SFD_CLOEXEC));
   ConnectedWatcher watcher;
   uint64_t last_resync_ns = mono_ns();
 
   for (;;) {
-    std::vector<pollfd> fds = {{sfd.get(), POLLIN, 0}, {watcher.fd(), POLLIN, 0}};
+    std::vector<pollfd> fds = {{sfd.get(), POLLIN, 0}, {watcher.fd(), POLLIN, 0}, {control_->fd(), POLLIN, 0}};
     for (int fd : prober_->fds()) fds.push_back({fd, POLLIN, 0});
     int n = poll(fds.data(), fds.size(), poll_timeout_ms(mono_ns()));
     if (n < 0 && errno != EINTR) throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
     uint64_t now = mono_ns();
     if (fds[0].revents & POLLIN) {
       signalfd_siginfo si{};
-      if (read(sfd.get(), &si, sizeof(si)) == sizeof(si))
-        spdlog::info("signal {}: exiting; the data path stays in place (wanlb cleanup removes it)",
-                     strsignal(static_cast<int>(si.ssi_signo)));
+      if (read(sfd.get(), &si, sizeof(si)) == sizeof(si) && si.ssi_signo == SIGHUP) {
+        try {
+          reload();
+        } catch (const std::exception&) {
+          // logged by reload(); the running config stays
+        }
+        continue;
+      }
+      spdlog::info("signal {}: exiting; the data path stays in place (wanlb cleanup removes it)",
+                   strsignal(static_cast<int>(si.ssi_signo)));
       return;
     }
-    for (size_t i = 2; i < fds.size(); i++)
+    if (fds[2].revents & POLLIN) control_->on_readable();
+    for (size_t i = 3; i < fds.size(); i++)
       if (fds[i].revents & POLLIN) prober_->on_readable(fds[i].fd, now);
     collect_rounds(now);
     send_due_rounds(now);
-    hooks_.reap(now / kNsPerMs);
+    hooks_->reap(now / kNsPerMs);
 
     unsigned changed = (fds[1].revents & POLLIN) ? watcher.drain() : 0;
     bool resync = now - last_resync_ns >= kResyncMs * kNsPerMs;
@@ -488,7 +634,10 @@ void Agent::loop() {
     try {
       // A carrier change acts at once; address and route changes come in
       // bursts and are read as a whole.
-      if (changed & ConnectedWatcher::kLink || resync) refresh_links(now / kNsPerMs);
+      if (changed & ConnectedWatcher::kLink || resync) {
+        refresh_links(now / kNsPerMs);
+        sync_lan();
+      }
       refresh_gateways(now / kNsPerMs);
       configure_prober();
       sync_bypass_maps();
@@ -501,15 +650,123 @@ void Agent::loop() {
   }
 }
 
+nlohmann::json Agent::status() {
+  nlohmann::json out = status_json(dp_->dup_maps(), "agent");
+  std::lock_guard<std::mutex> lock(counters_mu_);
+  out["agent"] = {{"pid", getpid()},
+                  {"config", config_path_},
+                  {"state_file", state_path_},
+                  {"control_socket", control_socket_path()},
+                  {"reloads", counters_.reloads_total},
+                  {"reload_failures", counters_.reload_failures_total},
+                  {"state_changes", counters_.state_changes_total},
+                  {"probe_replies_ignored", prober_->ignored_replies()}};
+  return out;
+}
+
+// One request on the control socket.
+nlohmann::json Agent::handle(const nlohmann::json& request) {
+  std::string cmd = request.value("cmd", std::string());
+  try {
+    if (cmd == "status") return {{"ok", true}, {"result", status()}};
+    if (cmd == "flows") return {{"ok", true}, {"result", flows_json(dp_->dup_maps(), request.value("wan", ""))}};
+    if (cmd == "reload") return {{"ok", true}, {"result", reload()}};
+    if (cmd == "drain" || cmd == "undrain")
+      return {{"ok", true}, {"result", drain(request.value("wan", ""), cmd == "drain")}};
+    return {{"ok", false}, {"error", "unknown command '" + cmd + "'"}};
+  } catch (const ConfigError& e) {
+    return {{"ok", false}, {"error", e.what()}, {"config_error", true}};
+  }
+}
+
+std::string Agent::drain(const std::string& name, bool drain) {
+  for (auto& w : wans_) {
+    if (w.cfg->name != name) continue;
+    if (w.drained == drain) return "WAN " + name + (drain ? " is already drained" : " is not drained");
+    w.drained = drain;
+    apply_wans();
+    sync_routing();
+    spdlog::info("WAN {}: {} by the operator", name, drain ? "drained (no new connections)" : "undrained");
+    return "WAN " + name + (drain ? " drained: no new connections; existing ones go on" : " takes new connections again");
+  }
+  std::string names;
+  for (const auto& w : wans_) names += (names.empty() ? "" : ", ") + w.cfg->name;
+  throw ConfigError("no WAN named '" + name + "' (WANs: " + names + ")");
+}
+
+// Re-read the config and apply what changed. An invalid config, or one that
+// changes a key only a restart can change, is refused and the running one
+// stays in force, untouched: everything is checked before anything is applied.
+std::string Agent::reload() {
+  notify_reloading();
+  try {
+    Config next = load_validated_config(config_path_, true);
+    check_reloadable(cfg_, next);
+    keep_wan_ids(cfg_, &next);
+
+    Config old_cfg = std::move(cfg_);  // old runtimes point into it until init_wans is done
+    cfg_ = std::move(next);
+    std::vector<WanRuntime> previous = std::move(wans_);
+    planner_ = SlotPlanner(WANLB_SLOT_COUNT);  // weights or tiers may have changed
+    hooks_ = std::make_unique<HookRunner>(cfg_.hook);
+    apply_policies(policy_map_fds(*dp_), cfg_.policies);
+    policy_order_.clear();
+    auto seed = read_config(dp_->map_fd(MapId::Config));
+    write_config(dp_->map_fd(MapId::Config), plan_dp_config(cfg_, seed ? seed->hash_seed : random_value<uint32_t>()));
+    init_wans({}, std::move(previous));
+    apply_wans();
+    sync_bypass_maps();
+    sync_routing();
+    apply_nft();
+    configure_prober();
+    sync_lan();
+    if (old_cfg.metrics != cfg_.metrics) start_services();
+    order_policies_by_rtt();
+  } catch (const std::exception& e) {
+    {
+      std::lock_guard<std::mutex> lock(counters_mu_);
+      counters_.reload_failures_total++;
+    }
+    spdlog::error("reload refused: {}", e.what());
+    notify_ready("reload refused; running config unchanged");
+    throw;
+  }
+  {
+    std::lock_guard<std::mutex> lock(counters_mu_);
+    counters_.reloads_total++;
+  }
+  std::string done = "reloaded " + config_path_ + ": " + std::to_string(cfg_.wans.size()) + " WANs, " +
+                     std::to_string(cfg_.policies.size()) + " policies";
+  spdlog::info("{}", done);
+  notify_ready(done);
+  return done;
+}
+
 void Agent::stop() {
+  notify_stopping();
   state_.agent_pid = 0;
   save_state(state_path_, state_);
 }
 
 }  // namespace
 
-int run_agent(const Config& cfg) {
-  Agent agent(cfg);
+Config load_validated_config(const std::string& path, bool check_interfaces) {
+  Config cfg = load_config(path);
+  for (size_t i = 0; i < cfg.wans.size(); i++)
+    if (is_interface_pattern(cfg.wans[i].interface))
+      throw ConfigError(cfg.source + ":" + std::to_string(cfg.wans[i].interface_line) + ": wans[" +
+                        std::to_string(i) + "].interface: '" + cfg.wans[i].interface +
+                        "' is a pattern; only lan entries may be patterns");
+  if (check_interfaces)
+    validate_interfaces(cfg, [&](const std::string& name) {
+      bool lan_pattern = is_interface_pattern(name) && std::find(cfg.lan.begin(), cfg.lan.end(), name) != cfg.lan.end();
+      return lan_pattern || if_nametoindex(name.c_str()) != 0;
+    });
+  return cfg;
+}
+
+int run_agent(const Config& cfg, const std::string& config_path) {
+  Agent agent(cfg, config_path);
   agent.start();
   agent.loop();
   agent.stop();

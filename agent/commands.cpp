@@ -16,6 +16,7 @@
 #include "datapath.h"
 #include "health.h"
 #include "map_io.h"
+#include "control.h"
 #include "nft.h"
 #include "plan.h"
 #include "policy_maps.h"
@@ -86,10 +87,7 @@ int cmd_check(const Config& cfg) {
   return 0;
 }
 
-int cmd_status(const std::string& bpffs_dir, bool json) {
-  MapFds maps;
-  std::string source;
-  if (!open_or_explain(bpffs_dir, &maps, &source)) return 3;
+nlohmann::json status_json(const MapFds& maps, const std::string& source) {
   std::vector<wanlb_wan> wans = read_wans(maps[MapId::Wans]);
   std::vector<wanlb_wan_stats> stats = read_wan_stats(maps[MapId::WanStats]);
   std::vector<uint64_t> counters = read_counters(maps[MapId::Counters]);
@@ -126,6 +124,7 @@ int cmd_status(const std::string& bpffs_dir, bool json) {
                            {"tier", w.tier},
                            {"state", state_name(static_cast<WanState>(w.state))},
                            {"carries_flows", (w.flags & WANLB_WAN_F_UP) != 0},
+                           {"drained", (w.flags & WANLB_WAN_F_DRAINED) != 0},
                            {"since", format_time(w.since_ms)},
                            {"since_unix_ms", w.since_ms},
                            {"reason", std::string(w.reason, strnlen(w.reason, sizeof(w.reason)))},
@@ -170,12 +169,19 @@ int cmd_status(const std::string& bpffs_dir, bool json) {
     out["bypass"].push_back({{"prefix", b.prefix.str()}, {"origin", origin}});
   }
 
-  if (json) {
-    std::cout << out.dump(2) << "\n";
-    return 0;
-  }
-  std::printf("data path: %s; classifier %s; %zu flow entries\n", source.c_str(),
-              out["classifier"].get<std::string>().c_str(), flows.size());
+  return out;
+}
+
+namespace {
+
+void print_status(const nlohmann::json& out) {
+  std::printf("data path: %s; classifier %s; %zu flow entries\n", out["data_path"].get<std::string>().c_str(),
+              out["classifier"].get<std::string>().c_str(), out["flow_entries"].get<size_t>());
+  if (out.contains("agent") && out["agent"].is_object())
+    std::printf("agent: pid %d, config %s, %lu reloads\n", out["agent"]["pid"].get<int>(),
+                out["agent"]["config"].get<std::string>().c_str(), out["agent"]["reloads"].get<uint64_t>());
+  else
+    std::printf("agent: not running (the data path keeps forwarding on what the maps hold; no probing)\n");
   if (out["all_down"].get<bool>())
     std::printf("ALL WANS DOWN: new connections are not balanced and follow the main table\n");
   std::printf("%-15s %-10s %-16s %6s %4s %7s %-9s %8s %6s %8s %10s %14s %s\n", "WAN", "INTERFACE", "GATEWAY",
@@ -186,13 +192,13 @@ int cmd_status(const std::string& bpffs_dir, bool json) {
     std::printf("%-15s %-10s %-16s %6u %4u %6.2f%% %-9s %8s %5.1f%% %8lu %10lu %14lu %s (%s)\n",
                 w["name"].get<std::string>().c_str(), w["interface"].get<std::string>().c_str(),
                 w["gateway"].get<std::string>().c_str(), w["weight"].get<uint32_t>(), w["tier"].get<uint32_t>(),
-                100.0 * w["configured_share"].get<double>(), w["state"].get<std::string>().c_str(), rtt,
+                100.0 * w["configured_share"].get<double>(), (w["state"].get<std::string>() + (w.value("drained", false) ? "*" : "")).c_str(), rtt,
                 w["loss_percent"].get<double>(), w["flows"].get<uint64_t>(), w["packets"].get<uint64_t>(),
                 w["bytes"].get<uint64_t>(), w["since"].get<std::string>().c_str(),
                 w["reason"].get<std::string>().c_str());
   }
   std::printf("counters:");
-  for (int i = 0; i < WANLB_CNT_COUNT; i++) std::printf(" %s=%lu", counter_name(i), counters[i]);
+  for (const auto& [name, value] : out["counters"].items()) std::printf(" %s=%lu", name.c_str(), value.get<uint64_t>());
   if (!out["policies"].empty()) {
     std::printf("\npolicies (new connections decided):");
     for (const auto& p : out["policies"])
@@ -200,22 +206,42 @@ int cmd_status(const std::string& bpffs_dir, bool json) {
   }
   std::printf("\nbypass: %zu prefixes (config, connected networks, local addresses; --json lists them)\n",
               out["bypass"].size());
+}
+
+}  // namespace
+
+int cmd_status(const std::string& bpffs_dir, bool json) {
+  nlohmann::json out;
+  try {
+    nlohmann::json reply = control_request(control_socket_path(), {{"cmd", "status"}});
+    if (!reply.value("ok", false)) {
+      std::cerr << "wanlb: " << reply.value("error", std::string("the agent refused")) << "\n";
+      return 1;
+    }
+    out = reply["result"];
+  } catch (const NoAgentError&) {
+    // No agent: the data path may still run on its own; read the maps.
+    MapFds maps;
+    std::string source;
+    if (!open_or_explain(bpffs_dir, &maps, &source)) return 3;
+    out = status_json(maps, source);
+    out["agent"] = nullptr;
+  }
+  if (json) {
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  print_status(out);
   return 0;
 }
 
-int cmd_flows(const std::string& bpffs_dir, bool json, const std::string& wan_filter) {
-  MapFds maps;
-  std::string source;
-  if (!open_or_explain(bpffs_dir, &maps, &source)) return 3;
+nlohmann::json flows_json(const MapFds& maps, const std::string& wan_filter) {
   std::vector<wanlb_wan> wans = read_wans(maps[MapId::Wans]);
   uint32_t only_id = 0;
   if (!wan_filter.empty()) {
     for (uint32_t id = 1; id < wans.size(); id++)
       if ((wans[id].flags & WANLB_WAN_F_CONFIGURED) && wan_filter == wans[id].name) only_id = id;
-    if (only_id == 0) {
-      std::cerr << "wanlb: no WAN named '" << wan_filter << "' in the running data path\n";
-      return 2;
-    }
+    if (only_id == 0) throw std::invalid_argument("no WAN named '" + wan_filter + "' in the running data path");
   }
   uint64_t now = monotonic_coarse_ns();
   std::vector<FlowEntry> flows = read_flows(maps[MapId::Flows]);
@@ -233,6 +259,26 @@ int cmd_flows(const std::string& bpffs_dir, bool json, const std::string& wan_fi
                    {"wan", wid ? std::string(wans[wid].name) : "?"},
                    {"wan_id", f.value.wan_id},
                    {"idle_s", now > f.value.last_seen_ns ? (now - f.value.last_seen_ns) / 1000000000ULL : 0}});
+  }
+  return out;
+}
+
+int cmd_flows(const std::string& bpffs_dir, bool json, const std::string& wan_filter) {
+  nlohmann::json out;
+  try {
+    try {
+      nlohmann::json reply = control_request(control_socket_path(), {{"cmd", "flows"}, {"wan", wan_filter}});
+      if (!reply.value("ok", false)) throw std::invalid_argument(reply.value("error", std::string("refused")));
+      out = reply["result"];
+    } catch (const NoAgentError&) {
+      MapFds maps;
+      std::string source;
+      if (!open_or_explain(bpffs_dir, &maps, &source)) return 3;
+      out = flows_json(maps, wan_filter);
+    }
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "wanlb: " << e.what() << "\n";
+    return 2;
   }
   if (json) {
     std::cout << out.dump(2) << "\n";
@@ -290,6 +336,33 @@ int cmd_cleanup(const std::string& bpffs_dir, uint32_t route_protocol) {
   }
   remove_state(path);
   return 0;
+}
+
+namespace {
+
+// A verb only the running agent can do: send it, print the answer.
+int agent_verb(const nlohmann::json& request) {
+  try {
+    nlohmann::json reply = control_request(control_socket_path(), request, 30000);
+    if (!reply.value("ok", false)) {
+      std::cerr << "wanlb: " << reply.value("error", std::string("the agent refused")) << "\n";
+      return reply.value("config_error", false) ? 2 : 1;
+    }
+    if (reply.contains("result") && reply["result"].is_string())
+      std::cout << reply["result"].get<std::string>() << "\n";
+    return 0;
+  } catch (const NoAgentError& e) {
+    std::cerr << "wanlb: " << e.what() << "\n";
+    return 3;
+  }
+}
+
+}  // namespace
+
+int cmd_reload() { return agent_verb({{"cmd", "reload"}}); }
+
+int cmd_drain(const std::string& wan, bool drain) {
+  return agent_verb({{"cmd", drain ? "drain" : "undrain"}, {"wan", wan}});
 }
 
 }  // namespace wanlb

@@ -6,6 +6,7 @@
 // agent with a message naming file, line and key, never be guessed at.
 #include "config.h"
 
+#include "metrics.h"  // parse_listen_address
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include <yaml-cpp/yaml.h>
@@ -161,7 +162,8 @@ using YAML::Node;
 const std::vector<std::string> kTopKeys = {"lan",         "classifier",    "flow_table_size", "bypass",
                                            "mark_mask",   "first_table",   "rule_priority",   "route_protocol",
                                            "bpffs_dir",   "hook",          "sticky",          "sticky_timeout",
-                                           "local_table", "policies",      "wans"};
+                                           "local_table", "metrics",       "control_group",   "policies",
+                                           "wans"};
 const std::vector<std::string> kWanKeys = {"name",   "interface", "gateway", "gateway6", "tier", "weight",
                                            "nat",    "nat6",      "mark",    "table",    "probe"};
 const std::vector<std::string> kProbeKeys = {"method", "targets",     "interval", "timeout",  "down",
@@ -306,6 +308,18 @@ bool valid_wan_name(const std::string& s) {
   if (s.empty() || s.size() > kMaxNameLen) return false;
   for (char c : s)
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') return false;
+  return true;
+}
+
+// A portable group name as useradd/groupadd accept it by default.
+bool valid_group_name(const std::string& s) {
+  if (s.empty() || s.size() > 32) return false;
+  auto lower = [](char c) { return c >= 'a' && c <= 'z'; };
+  if (!lower(s[0]) && s[0] != '_') return false;
+  for (size_t i = 1; i < s.size(); i++) {
+    const char c = s[i];
+    if (!lower(c) && !(c >= '0' && c <= '9') && c != '_' && c != '-') return false;
+  }
   return true;
 }
 
@@ -589,6 +603,24 @@ void Parser::parse_top(const Fields& f, Config* cfg) {
     if (cfg->hook.empty() || cfg->hook[0] != '/')
       fail(f.at("hook").line, "hook", "'" + cfg->hook + "' is not an absolute path");
   }
+  if (has("metrics")) {
+    // Only an address literal: a name would resolve at a time and to an
+    // address nobody checked. Bound at start, so a clash shows up there.
+    const Field& m = f.at("metrics");
+    if (m.value.IsSequence())  // YAML reads an unquoted [::1]:9469 as a list
+      fail(m.line, m.path, "expected host:port, got a list (quote an IPv6 form: \"[::1]:9469\")");
+    cfg->metrics = scalar(m, "host:port");
+    std::string host, why;
+    int port = 0;
+    if (!parse_listen_address(cfg->metrics, &host, &port, &why)) fail(m.line, m.path, why);
+  }
+  if (has("control_group")) {
+    // Whether the group exists is checked when the agent starts.
+    const Field& g = f.at("control_group");
+    cfg->control_group = scalar(g, "a group name");
+    if (!valid_group_name(cfg->control_group))
+      fail(g.line, g.path, "'" + cfg->control_group + "' is not a valid group name ([a-z_][a-z0-9_-]{0,31})");
+  }
   parse_sticky(f, cfg);
   parse_wans(f.at("wans"), cfg);
 }
@@ -681,10 +713,12 @@ WanConfig Parser::parse_wan(const Field& item, WanSource* ws) const {
   if (f.count("weight")) w.weight = uint32_t(integer(f.at("weight"), 1, 1000));
   if (f.count("mark")) {
     w.mark = uint32_t(integer(f.at("mark"), 0, 0xffffffff));
+    w.mark_explicit = true;
     ws->mark_line = f.at("mark").line;
   }
   if (f.count("table")) {
     w.table = uint32_t(integer(f.at("table"), 0, kMaxTable));
+    w.table_explicit = true;
     ws->table_line = f.at("table").line;
   }
   parse_probe(f, item, &w);  // last: its checks look at the gateway

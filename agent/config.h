@@ -101,6 +101,8 @@ struct WanConfig {
   uint32_t id = 0;        // WAN id in the data path: 1-based position in `wans`
   uint32_t mark = 0;      // resolved: explicit `mark`, or id << ctz(mark_mask)
   uint32_t table = 0;     // resolved: explicit `table`, or first_table + id - 1
+  bool mark_explicit = false;   // `mark` was given (a reload that renumbers WANs keeps it)
+  bool table_explicit = false;  // `table` was given
   int line = 0;           // line of this WAN's entry, for messages
   int interface_line = 0; // line of its `interface:` key
 };
@@ -141,6 +143,8 @@ struct Config {
   uint32_t route_protocol = 201;     // rtnetlink protocol stamped on our rules/routes, 5..254
   std::string bpffs_dir = "/sys/fs/bpf/wanlb";  // where maps and program are pinned
   std::string hook;                  // optional absolute path run on every WAN state change
+  std::string metrics;               // `metrics`: "127.0.0.1:9469" / "[::1]:9469"; "" = off (default)
+  std::string control_group;         // `control_group`: a group that may use the control socket too
   std::vector<PolicyConfig> policies;  // <= WANLB_MAX_POLICIES, in order
   bool sticky_pair = false;          // `sticky: pair` (default `none`)
   uint32_t sticky_timeout_ms = 600000;  // `sticky_timeout`, 1s..24h, default 10m

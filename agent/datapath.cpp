@@ -2,6 +2,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <unistd.h>
 
@@ -201,6 +202,12 @@ Datapath::~Datapath() {
 }
 
 int Datapath::map_fd(MapId id) const { return bpf_map__fd(skel_map(skel_, id)); }
+
+MapFds Datapath::dup_maps() const {
+  MapFds out;
+  for (size_t i = 0; i < kMapCount; i++) out.fds[i] = Fd(fcntl(map_fd(static_cast<MapId>(i)), F_DUPFD_CLOEXEC, 0));
+  return out;
+}
 
 int Datapath::prog_fd() const { return bpf_program__fd(skel_->progs.wanlb_tc_lan); }
 

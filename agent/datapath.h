@@ -79,6 +79,9 @@ class Datapath {
   Datapath& operator=(const Datapath&) = delete;
 
   int map_fd(MapId id) const;
+  // Duplicates of every map fd (for readers that outlive a call, e.g. the
+  // metrics thread, and for status_json).
+  MapFds dup_maps() const;
   int prog_fd() const;
   // Pin every map and the program under `dir` (replacing older pins).
   void pin(const std::string& dir);

@@ -12,7 +12,7 @@ namespace {
 uint32_t lowest_tier_with(const std::vector<WanView>& wans, WanState s) {
   uint32_t tier = 0;
   for (const auto& w : wans)
-    if (w.state == s && (tier == 0 || w.tier < tier)) tier = w.tier;
+    if (w.state == s && !w.drained && (tier == 0 || w.tier < tier)) tier = w.tier;
   return tier;
 }
 
@@ -30,7 +30,7 @@ ActiveSet active_set(const std::vector<WanView>& wans) {
   for (const auto& w : wans) {
     if (w.tier != set.tier) continue;
     set.members.push_back({w.id, w.name, w.weight});
-    if (w.state == wanted) set.live.push_back({w.id, w.name, w.weight});
+    if (w.state == wanted && !w.drained) set.live.push_back({w.id, w.name, w.weight});
   }
   return set;
 }

@@ -8,6 +8,8 @@
 //    is down (primary/backup failover is two tiers);
 //  - if no WAN at all is up, the `degraded` WANs of the lowest tier that has
 //    one take over (a poor link beats none);
+//  - a drained WAN takes no new connections (its tier may still be active
+//    through its other WANs);
 //  - within the active tier, the slots of a WAN that is not live go to the
 //    live ones by weight and a live WAN keeps every slot it had
 //    (failover_table), so recovery restores the configured table exactly.
@@ -29,6 +31,7 @@ struct WanView {
   uint32_t weight = 1;
   uint32_t tier = 1;
   WanState state = WanState::Up;
+  bool drained = false;  // operator's `wanlb drain`: no new connections, flows stay
 };
 
 // True if the data path may keep existing flows on this WAN (flag UP):

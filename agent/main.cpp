@@ -1,7 +1,7 @@
 // wanlb: the command line. Each verb is a thin shell over agent/*.
 //
 // Exit codes: 0 ok; 1 runtime failure; 2 bad config or usage;
-// 3 no running data path (status, flows).
+// 3 no running data path (status, flows) or no running agent (reload, drain).
 #include <net/if.h>
 #include <unistd.h>
 
@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdarg>
 #include <cstdio>
+#include <algorithm>
 #include <iostream>
 #include <optional>
 #include <spdlog/spdlog.h>
@@ -17,6 +18,7 @@
 #include "agent.h"
 #include "commands.h"
 #include "config.h"
+#include "lan_match.h"
 
 namespace {
 
@@ -40,9 +42,7 @@ bool interface_exists(const std::string& name) { return if_nametoindex(name.c_st
 // Parse and validate; print the error and return nullopt on failure.
 std::optional<wanlb::Config> load_valid(const std::string& path, bool check_interfaces) {
   try {
-    wanlb::Config cfg = wanlb::load_config(path);
-    if (check_interfaces) wanlb::validate_interfaces(cfg, interface_exists);
-    return cfg;
+    return wanlb::load_validated_config(path, check_interfaces);
   } catch (const wanlb::ConfigError& e) {
     std::cerr << "wanlb: " << e.what() << "\n";
     return std::nullopt;
@@ -81,6 +81,13 @@ int main(int argc, char** argv) {
   flows->add_option("--wan", wan_filter, "only flows of this WAN");
   flows->add_option("--bpffs", bpffs_dir, "pin directory")->capture_default_str();
 
+  std::string drain_wan;
+  auto* reload = app.add_subcommand("reload", "Make the running agent re-read its config (same as SIGHUP)");
+  auto* drain = app.add_subcommand("drain", "No new connections on a WAN; its existing ones finish");
+  drain->add_option("wan", drain_wan, "WAN name")->required();
+  auto* undrain = app.add_subcommand("undrain", "Give a drained WAN new connections again");
+  undrain->add_option("wan", drain_wan, "WAN name")->required();
+
   auto* cleanup = app.add_subcommand("cleanup", "Remove everything wanlb installed in this network namespace");
   cleanup->add_option("-c,--config", config_path, "config file: takes route_protocol and bpffs_dir from it");
   cleanup->add_option("--bpffs", bpffs_dir, "pin directory")->capture_default_str();
@@ -97,6 +104,9 @@ int main(int argc, char** argv) {
     }
     if (*status) return wanlb::cmd_status(bpffs_dir, json);
     if (*flows) return wanlb::cmd_flows(bpffs_dir, json, wan_filter);
+    if (*reload) return wanlb::cmd_reload();
+    if (*drain) return wanlb::cmd_drain(drain_wan, true);
+    if (*undrain) return wanlb::cmd_drain(drain_wan, false);
     if (geteuid() != 0) spdlog::warn("not root: expect permission errors");
     if (*cleanup) {
       if (!config_path.empty()) {
@@ -109,7 +119,7 @@ int main(int argc, char** argv) {
     }
     if (*run) {
       auto cfg = load_valid(config_path, true);
-      return cfg ? wanlb::run_agent(*cfg) : kExitConfig;
+      return cfg ? wanlb::run_agent(*cfg, config_path) : kExitConfig;
     }
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());

@@ -5,8 +5,10 @@ set -euo pipefail
 PACKAGES=(
     build-essential cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
     libnl-3-dev libnl-route-3-dev libnl-nf-3-dev libnftables-dev libcli11-dev libspdlog-dev libfmt-dev
-    libyaml-cpp-dev nlohmann-json3-dev libgtest-dev googletest
+    libyaml-cpp-dev nlohmann-json3-dev libcpp-httplib-dev libgtest-dev googletest
     iproute2 nftables iputils-ping jq procps conntrack
+    libsystemd-dev dpkg-dev file systemd   # sd_notify; cpack -G DEB (dpkg-shlibdeps, file); systemd-analyze
+    yamllint
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -83,6 +83,8 @@ struct wanlb_flow {
 
 #define WANLB_WAN_F_CONFIGURED (1U << 0)
 #define WANLB_WAN_F_UP (1U << 1)
+/* Drained by the operator: takes no new connections, keeps its flows. */
+#define WANLB_WAN_F_DRAINED (1U << 2)
 
 /* Health of a WAN as the agent's prober sees it (wanlb_wan.state). */
 enum wanlb_wan_state {

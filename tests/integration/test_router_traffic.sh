@@ -5,13 +5,14 @@
 #     through the WAN whose address they come from (wanlb's source-address
 #     rules), not through the main table's default (ISP 1), whose BCP38
 #     would drop those with ISP 2's or ISP 3's address.
-#  B. Connections the router starts itself succeed (the local table: a
-#     weighted multipath default over the live WANs).
+#  B. Connections the router starts itself succeed and use every WAN (the
+#     local table: a weighted multipath default over the live WANs).
 #  C. ISP 1, the main table's default, goes silent: once isp1 is down in
 #     status, the router's own new connections still succeed, over the
 #     surviving WANs; the service stays reachable on isp2's and isp3's
 #     addresses.
-#  D. ISP 1 answers again: everything works as in A and B.
+#  D. ISP 1 answers again: once it is up in status, everything works as in
+#     A and B (isp1 is back in the local table).
 source "$(dirname "${BASH_SOURCE[0]}")/wanlb_test_lib.sh"
 need_root; need_labconn; need_wanlb; need_cmd jq
 
@@ -51,6 +52,9 @@ log "B: the router's own connections"
 out=$(router_burst)
 log "B: $(jq -c 'del(.by_pair)' <<<"$out")"
 assert_eq "B: router's own connections ok" "$(json_get "$out" .ok)" 200
+# 16 destinations over a 3-way multipath default: every WAN gets some.
+assert_eq "B: WANs the router's own connections used" "$(json_get "$out" '.by_peer | keys | join(",")')" \
+    "10.100.1.2,10.100.2.2,10.100.3.2"
 assert_eq "B: wrong-WAN drops" "$(wrong_total)" "$wrong0"
 
 log "C: ISP 1 (the main table's default) goes silent"
@@ -58,6 +62,11 @@ lab wan-silent 1
 wait_state isp1 down 8
 out=$(router_burst)
 log "C: $(jq -c 'del(.by_pair)' <<<"$out")"
+if [[ "$(json_get "$out" .ok)" != 200 ]]; then
+    log "C: the router's rules and wanlb's routes:"
+    { lab exec rt ip rule; lab exec rt ip route show table all proto 201; } | sed 's/^/    /' >&2
+    grep -E 'isp1|route' "/run/wanlb-lab/$LAB.agent.log" | tail -8 | sed 's/^/    /' >&2
+fi
 assert_eq "C: router's own connections ok with isp1 down" "$(json_get "$out" .ok)" 200
 assert_eq "C: none through isp1" "$(json_get "$out" '.by_peer["10.100.1.2"] // 0')" 0
 log "C: spread over the live WANs: isp2 $(json_get "$out" '.by_peer["10.100.2.2"] // 0'), isp3 $(json_get "$out" '.by_peer["10.100.3.2"] // 0')"
@@ -75,4 +84,6 @@ inbound_to_router D 1 2 3
 out=$(router_burst)
 log "D: $(jq -c 'del(.by_pair)' <<<"$out")"
 assert_eq "D: router's own connections ok" "$(json_get "$out" .ok)" 200
+assert_eq "D: WANs the router's own connections used (isp1 back in the local table)" \
+    "$(json_get "$out" '.by_peer | keys | join(",")')" "10.100.1.2,10.100.2.2,10.100.3.2"
 log "PASS"

@@ -2,6 +2,7 @@
 // to the right ids, marks and tables; every rejection names file, line and
 // key path, because that message is all an operator gets at startup.
 #include "config.h"
+#include "metrics.h"
 
 #include <gtest/gtest.h>
 #include <limits.h>
@@ -1107,6 +1108,103 @@ const std::vector<Reject> kRejects = {
 };
 
 INSTANTIATE_TEST_SUITE_P(All, ConfigReject, ::testing::ValuesIn(kRejects),
+                         [](const ::testing::TestParamInfo<Reject>& p) { return std::string(p.param.label); });
+
+// ------------------------------------------------ metrics, control_group
+
+TEST(Config, MetricsAndControlGroupDefaultOff) {
+  const Config c = parse(config_with_wans(1));
+  EXPECT_EQ(c.metrics, "");
+  EXPECT_EQ(c.control_group, "");
+}
+
+TEST(Config, MetricsAcceptedForms) {
+  const std::vector<std::pair<std::string, std::string>> forms = {
+      {"127.0.0.1:9469", "127.0.0.1:9469"},
+      {"\"127.0.0.1:9469\"", "127.0.0.1:9469"},
+      {"0.0.0.0:9100", "0.0.0.0:9100"},
+      {"192.0.2.7:1", "192.0.2.7:1"},
+      {"127.0.0.1:65535", "127.0.0.1:65535"},
+      {"\"[::1]:9469\"", "[::1]:9469"},
+      {"'[::]:9469'", "[::]:9469"},
+      {"'[2001:db8::1]:8080'", "[2001:db8::1]:8080"},
+      {"'[::ffff:127.0.0.1]:9469'", "[::ffff:127.0.0.1]:9469"},
+  };
+  for (const auto& [yaml, want] : forms) {
+    const Config c = parse(config_with_wans(1, "metrics: " + yaml + "\n"));
+    EXPECT_EQ(c.metrics, want) << yaml;
+  }
+}
+
+TEST(Config, ControlGroupAcceptedForms) {
+  for (const std::string& name : std::vector<std::string>{"wanlb", "_ops", "net-admin", "adm_1", "a", std::string(32, 'g')}) {
+    const Config c = parse(config_with_wans(1, "control_group: " + name + "\n"));
+    EXPECT_EQ(c.control_group, name);
+  }
+  const Config both = parse(config_with_wans(1, "metrics: 127.0.0.1:9469\ncontrol_group: wanlb\n"));
+  EXPECT_EQ(both.metrics, "127.0.0.1:9469");
+  EXPECT_EQ(both.control_group, "wanlb");
+}
+
+TEST(Config, ParseListenAddress) {
+  std::string host, why;
+  int port = 0;
+  ASSERT_TRUE(parse_listen_address("127.0.0.1:9469", &host, &port, &why)) << why;
+  EXPECT_EQ(host, "127.0.0.1");
+  EXPECT_EQ(port, 9469);
+  ASSERT_TRUE(parse_listen_address("[::1]:80", &host, &port, &why)) << why;
+  EXPECT_EQ(host, "::1");  // without the brackets
+  EXPECT_EQ(port, 80);
+  for (const char* bad : {"", ":9469", "127.0.0.1", "127.0.0.1:", "localhost:9469", "::1:9469", "[::1]", "[::1]9469",
+                          "[::1:9469", "[127.0.0.1]:9469", "[fe80::1%eth0]:9469", "127.0.0.1:0", "127.0.0.1:65536",
+                          "127.0.0.1:-1", "127.0.0.1:+80", "127.0.0.1:09469", "127.0.0.1:123456", "1.2.3:80",
+                          "127.0.0.1:80 "}) {
+    why.clear();
+    EXPECT_FALSE(parse_listen_address(bad, &host, &port, &why)) << bad;
+    EXPECT_FALSE(why.empty()) << bad;
+  }
+}
+
+const Reject kMetricsRejects[] = {
+    {"metrics_name", config_with_wans(1, "metrics: localhost:9469\n"), 2, "metrics",
+     "'localhost' is not an IPv4 address (names are not accepted)"},
+    {"metrics_no_port", config_with_wans(1, "metrics: 127.0.0.1\n"), 2, "metrics",
+     "'127.0.0.1': expected host:port (e.g. 127.0.0.1:9469)"},
+    {"metrics_port_only", config_with_wans(1, "metrics: 9469\n"), 2, "metrics", "'9469': expected host:port"},
+    {"metrics_empty_port", config_with_wans(1, "metrics: '127.0.0.1:'\n"), 2, "metrics", "missing port"},
+    {"metrics_port_zero", config_with_wans(1, "metrics: 127.0.0.1:0\n"), 2, "metrics", "port 0 is out of range 1..65535"},
+    {"metrics_port_big", config_with_wans(1, "metrics: 127.0.0.1:65536\n"), 2, "metrics",
+     "port 65536 is out of range 1..65535"},
+    {"metrics_port_text", config_with_wans(1, "metrics: 127.0.0.1:http\n"), 2, "metrics",
+     "port 'http' is not a number 1..65535"},
+    {"metrics_v6_no_brackets", config_with_wans(1, "metrics: '::1:9469'\n"), 2, "metrics",
+     "an IPv6 address needs brackets, e.g. [::1]:9469"},
+    {"metrics_v6_unquoted", config_with_wans(1, "metrics: [::1]\n"), 2, "metrics",
+     "expected host:port, got a list (quote an IPv6 form: \"[::1]:9469\")"},
+    {"metrics_v6_bad", config_with_wans(1, "metrics: '[::g]:9469'\n"), 2, "metrics", "'::g' is not an IPv6 address"},
+    {"metrics_v6_zone", config_with_wans(1, "metrics: '[fe80::1%eth0]:9469'\n"), 2, "metrics",
+     "'fe80::1%eth0' is not an IPv6 address"},
+    {"metrics_v6_no_port", config_with_wans(1, "metrics: '[::1]'\n"), 2, "metrics", "expected ':<port>' after ']'"},
+    {"metrics_v4_in_brackets", config_with_wans(1, "metrics: '[127.0.0.1]:9469'\n"), 2, "metrics",
+     "'127.0.0.1' is not an IPv6 address"},
+    {"metrics_map", config_with_wans(1, "metrics: {host: 127.0.0.1}\n"), 2, "metrics", "expected host:port, got a mapping"},
+    {"control_group_upper", config_with_wans(1, "control_group: Wheel\n"), 2, "control_group",
+     "'Wheel' is not a valid group name ([a-z_][a-z0-9_-]{0,31})"},
+    {"control_group_digit", config_with_wans(1, "control_group: 1ops\n"), 2, "control_group",
+     "'1ops' is not a valid group name"},
+    {"control_group_long", config_with_wans(1, "control_group: " + std::string(33, 'g') + "\n"), 2, "control_group",
+     "is not a valid group name"},
+    {"control_group_space", config_with_wans(1, "control_group: 'net ops'\n"), 2, "control_group",
+     "'net ops' is not a valid group name"},
+    {"control_group_empty", config_with_wans(1, "control_group: ''\n"), 2, "control_group",
+     "'' is not a valid group name"},
+    {"control_group_list", config_with_wans(1, "control_group: [wanlb]\n"), 2, "control_group",
+     "expected a group name, got a list"},
+    {"control_group_line", "lan: [br0]\nwans:\n  - {name: a, interface: eth1, gateway: auto}\ncontrol_group: 'a.b'\n", 4,
+     "control_group", "'a.b' is not a valid group name"},
+};
+
+INSTANTIATE_TEST_SUITE_P(MetricsAndControlGroup, ConfigReject, ::testing::ValuesIn(kMetricsRejects),
                          [](const ::testing::TestParamInfo<Reject>& p) { return std::string(p.param.label); });
 
 TEST(Config, SyntaxErrorNamesLine) {

@@ -76,6 +76,17 @@ TEST(Failover, DegradedWansServeOnlyWhenNothingIsUp) {
   EXPECT_EQ(set.live[0].id, 1u) << "nothing up: the degraded WAN is better than none";
 }
 
+TEST(Failover, DrainedWanTakesNoNewConnections) {
+  SlotPlanner planner(kM);
+  auto wans = three_wans();
+  wans[0].drained = true;
+  auto n = owners(planner.table(wans));
+  EXPECT_EQ(n.count(1), 0u) << "a drained WAN kept slots";
+  EXPECT_EQ(n[2], kM) << "its tier's other WAN takes them all";
+  wans[1].drained = true;
+  EXPECT_EQ(active_set(wans).tier, 2u) << "tier 1 fully drained: the backup tier takes over";
+}
+
 TEST(Failover, AllDownGivesAnEmptyTable) {
   SlotPlanner planner(kM);
   auto wans = three_wans();
