@@ -720,8 +720,16 @@ std::string Agent::reload() {
     apply_nft();
     configure_prober();
     sync_lan();
-    if (old_cfg.metrics != cfg_.metrics) start_services();
     order_policies_by_rtt();
+    if (old_cfg.metrics != cfg_.metrics) {
+      // The new config is in force by now: a metrics address that cannot be
+      // bound is reported, not turned into a refused reload.
+      try {
+        start_services();
+      } catch (const std::exception& e) {
+        spdlog::error("reload: metrics endpoint not started: {}", e.what());
+      }
+    }
   } catch (const std::exception& e) {
     {
       std::lock_guard<std::mutex> lock(counters_mu_);

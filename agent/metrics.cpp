@@ -411,12 +411,13 @@ MetricsServer::MetricsServer(const std::string& listen, std::function<std::strin
 
   httplib::Server& s = impl_->server;
   // A handful of scrapers at most: no need for httplib's default pool of
-  // one thread per CPU. Short timeouts, so a stuck client cannot hold the
-  // agent's shutdown for long.
+  // one thread per CPU. Short timeouts: stopping waits for the workers, and
+  // a worker waits out an idle keep-alive connection (1 s) or a client that
+  // sends half a request (2 s), so the destructor returns within about 2 s.
   s.new_task_queue = [] { return new httplib::ThreadPool(4); };
-  s.set_keep_alive_timeout(2);
-  s.set_read_timeout(5, 0);
-  s.set_write_timeout(5, 0);
+  s.set_keep_alive_timeout(1);
+  s.set_read_timeout(2, 0);
+  s.set_write_timeout(2, 0);
   s.set_payload_max_length(64 * 1024);
   s.set_socket_options(server_socket_options);
   s.set_address_family(host.find(':') != std::string::npos ? AF_INET6 : AF_INET);

@@ -6,7 +6,7 @@ PACKAGES=(
     build-essential cmake pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
     libnl-3-dev libnl-route-3-dev libnl-nf-3-dev libnftables-dev libcli11-dev libspdlog-dev libfmt-dev
     libyaml-cpp-dev nlohmann-json3-dev libcpp-httplib-dev libgtest-dev googletest
-    iproute2 nftables iputils-ping jq procps conntrack
+    iproute2 nftables iputils-ping jq procps conntrack curl util-linux
     libsystemd-dev dpkg-dev file systemd   # sd_notify; cpack -G DEB (dpkg-shlibdeps, file); systemd-analyze
     yamllint
 )

@@ -10,6 +10,7 @@
 #
 # Exit: 0 pass, 1 fail, 77 skip (cpack, dpkg-deb or dpkg-shlibdeps missing,
 # or the build dir is not configured).
+# shellcheck disable=SC2015,SC2016  # pass() never fails; $MAINPID is literal unit text
 set -uo pipefail
 
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -39,6 +40,7 @@ fi
 # packages of other versions cannot be confused with this one.
 if ! (cd "$BUILD" && cpack -G DEB -B "$WORK/out") >"$WORK/cpack.log" 2>&1; then
     cat "$WORK/cpack.log"
+    find "$WORK/out" -name PreinstallOutput.log -exec tail -30 {} \; 2>/dev/null
     echo "FAIL - cpack -G DEB"
     exit 1
 fi
