@@ -82,8 +82,9 @@ const char* counter_name(int i) {
 
 }  // namespace
 
-int cmd_check(const Config& cfg) {
-  std::cout << describe_plan(cfg);
+int cmd_check(const Config& cfg, bool json) {
+  if (json) std::cout << plan_json(cfg).dump(2) << "\n";
+  else std::cout << describe_plan(cfg);
   return 0;
 }
 

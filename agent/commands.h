@@ -13,7 +13,7 @@
 
 namespace wanlb {
 
-int cmd_check(const Config& cfg);
+int cmd_check(const Config& cfg, bool json);
 int cmd_status(const std::string& bpffs_dir, bool json);
 int cmd_flows(const std::string& bpffs_dir, bool json, const std::string& wan_filter);
 int cmd_cleanup(const std::string& bpffs_dir, uint32_t route_protocol);

@@ -71,6 +71,7 @@ int main(int argc, char** argv) {
   auto* check = app.add_subcommand("check", "Validate a config and print the plan; changes nothing");
   check->add_option("-c,--config", config_path, "config file (YAML)")->required();
   check->add_flag("--no-interfaces", skip_interfaces, "do not check that the interfaces exist here");
+  check->add_flag("--json", json, "machine-readable output");
 
   auto* status = app.add_subcommand("status", "Per-WAN state, shares and counters of the running data path");
   status->add_flag("--json", json, "machine-readable output");
@@ -100,7 +101,7 @@ int main(int argc, char** argv) {
   try {
     if (*check) {
       auto cfg = load_valid(config_path, !skip_interfaces);
-      return cfg ? wanlb::cmd_check(*cfg) : kExitConfig;
+      return cfg ? wanlb::cmd_check(*cfg, json) : kExitConfig;
     }
     if (*status) return wanlb::cmd_status(bpffs_dir, json);
     if (*flows) return wanlb::cmd_flows(bpffs_dir, json, wan_filter);

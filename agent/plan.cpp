@@ -229,4 +229,49 @@ std::string describe_plan(const Config& cfg) {
   return out.str();
 }
 
+nlohmann::json plan_json(const Config& cfg) {
+  std::vector<WanView> views;
+  for (const auto& w : cfg.wans) views.push_back({w.id, w.name, w.weight, w.tier, WanState::Up});
+  SlotPlanner planner(WANLB_SLOT_COUNT);
+  std::map<uint32_t, uint32_t> slots;
+  for (uint32_t id : planner.table(views)) slots[id]++;
+  nlohmann::json out = {{"config", cfg.source},
+                        {"lan", cfg.lan},
+                        {"classifier", classifier_name(cfg.classifier)},
+                        {"flow_table_size", cfg.flow_table_size},
+                        {"mark_mask", cfg.mark_mask},
+                        {"rule_priority", cfg.rule_priority},
+                        {"route_protocol", cfg.route_protocol},
+                        {"local_table", cfg.local_table},
+                        {"sticky_pair", cfg.sticky_pair},
+                        {"slot_count", WANLB_SLOT_COUNT}};
+  out["wans"] = nlohmann::json::array();
+  for (const auto& w : cfg.wans)
+    out["wans"].push_back({{"id", w.id},
+                           {"name", w.name},
+                           {"interface", w.interface},
+                           {"gateway", gateway_text(w)},
+                           {"weight", w.weight},
+                           {"tier", w.tier},
+                           {"mark", w.mark},
+                           {"table", w.table},
+                           {"slots", slots[w.id]},
+                           {"share", double(slots[w.id]) / WANLB_SLOT_COUNT},
+                           {"nat", nat_mode_name(w.nat)},
+                           {"nat6", nat_mode_name(w.nat6)},
+                           {"probe", probe_text(w)}});
+  out["bypass"] = nlohmann::json::array();
+  for (const auto& p : cfg.bypass) out["bypass"].push_back(p.str());
+  out["policies"] = nlohmann::json::array();
+  for (const auto& p : cfg.policies)
+    out["policies"].push_back({{"name", p.name},
+                               {"source_prefixes", p.source.size()},
+                               {"destination_prefixes", p.destination.size()},
+                               {"protocol", p.protocol},
+                               {"to", p.action == PolicyAction::Bypass    ? nlohmann::json("bypass")
+                                      : p.action == PolicyAction::Balance ? nlohmann::json("balance")
+                                                                          : nlohmann::json(p.wans)}});
+  return out;
+}
+
 }  // namespace wanlb

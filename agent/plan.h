@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -54,5 +55,7 @@ RoutingPlan plan_routes(const Config& cfg, const std::vector<WanRouteState>& wan
 
 // The human-readable plan `wanlb check` prints.
 std::string describe_plan(const Config& cfg);
+// The same plan as JSON (`wanlb check --json`).
+nlohmann::json plan_json(const Config& cfg);
 
 }  // namespace wanlb
