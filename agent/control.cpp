@@ -23,6 +23,7 @@
 //    same moment could still race between bind() and listen(); the agent's
 //    other single-instance checks cover that.)
 #include "control.h"
+#include "state_store.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -159,17 +160,7 @@ struct Client {
 }  // namespace
 
 std::string control_socket_path(const std::string& run_dir) {
-  // Same naming as state_path(): the network namespace cookie is never
-  // reused while the machine is up.
-  int sock = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (sock < 0) fail("socket", "AF_UNIX", errno);
-  uint64_t cookie = 0;
-  socklen_t len = sizeof(cookie);
-  int rc = ::getsockopt(sock, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len);
-  int err = errno;
-  ::close(sock);
-  if (rc != 0) fail("getsockopt", "SO_NETNS_COOKIE", err);
-  return run_dir + "/netns-" + std::to_string(static_cast<unsigned long long>(cookie)) + ".sock";
+  return run_dir + "/" + netns_name() + ".sock";  // named like the state file
 }
 
 ControlServer::ControlServer(const std::string& path, gid_t group, Handler handler)

@@ -90,7 +90,7 @@ bool read_file(const std::string& path, std::string* out) {
 
 }  // namespace
 
-std::string state_path(const std::string& run_dir) {
+std::string netns_name() {
   // The network namespace cookie is never reused while the machine is up,
   // unlike the inode of /proc/self/ns/net: a namespace deleted without
   // cleanup cannot hand its stale state to a new one.
@@ -102,8 +102,10 @@ std::string state_path(const std::string& run_dir) {
   int err = errno;
   ::close(sock);
   if (rc != 0) fail("getsockopt", "SO_NETNS_COOKIE", err);
-  return run_dir + "/netns-" + std::to_string(static_cast<unsigned long long>(cookie)) + ".json";
+  return "netns-" + std::to_string(static_cast<unsigned long long>(cookie));
 }
+
+std::string state_path(const std::string& run_dir) { return run_dir + "/" + netns_name() + ".json"; }
 
 AppliedState load_state(const std::string& path) {
   std::string text;

@@ -24,7 +24,10 @@ struct AppliedState {
 // True if `pid` is alive and is a wanlb process (cleanup refuses while one runs).
 bool agent_alive(int pid);
 
-// "/run/wanlb/netns-<inode of /proc/self/ns/net>.json" (run_dir overridable for tests).
+// "netns-<cookie>": names this network namespace's files in /run/wanlb
+// (the cookie, SO_NETNS_COOKIE, is never reused while the machine is up).
+std::string netns_name();
+// "/run/wanlb/netns-<cookie>.json" (run_dir overridable for tests).
 std::string state_path(const std::string& run_dir = "/run/wanlb");
 AppliedState load_state(const std::string& path);  // empty state if the file is missing
 void save_state(const std::string& path, const AppliedState& st);  // atomic (write + rename)
