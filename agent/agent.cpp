@@ -2,6 +2,7 @@
 
 #include <net/if.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
@@ -36,6 +37,7 @@
 #include "plan.h"
 #include "policy_maps.h"
 #include "prober.h"
+#include "privileges.h"
 #include "routing.h"
 #include "state_store.h"
 #include "sysctl.h"
@@ -49,6 +51,19 @@ constexpr int kResyncMs = 5000;    // safety-net resync of routes and bypass
 constexpr int kMaxSleepMs = 20;    // poll granularity while probes are in flight
 
 int ifindex_of(const std::string& name) { return static_cast<int>(if_nametoindex(name.c_str())); }
+
+// SIGINT/SIGTERM stop the agent, SIGHUP reloads: read through a signalfd.
+const sigset_t& control_signals() {
+  static const sigset_t set = [] {
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGINT);
+    sigaddset(&s, SIGTERM);
+    sigaddset(&s, SIGHUP);
+    return s;
+  }();
+  return set;
+}
 
 uint64_t clock_ns(clockid_t id) {
   timespec ts{};
@@ -198,6 +213,9 @@ void Agent::start() {
   if (seed == 0) seed = random_value<uint32_t>();
   dp_ = std::make_unique<Datapath>(cfg_.flow_table_size, adopt ? &running : nullptr, &log);
   for (const auto& l : log) spdlog::info("{}", l);
+  // Load the XDP program now, while loading is still allowed (capabilities
+  // are dropped after set-up): an XDP-mode LAN interface may appear later.
+  dp_->load_xdp(true);
 
   // Fill every map before the first packet can reach the program; the
   // policies before the config entry that says how many there are.
@@ -227,6 +245,7 @@ void Agent::start() {
   sync_lan();
   save_state(state_path_, state_);
   start_services();
+  drop_privileges_after_setup();  // keeps CAP_NET_ADMIN, CAP_NET_RAW (docs/operations.md "Least privilege")
   std::string ready = std::to_string(cfg_.wans.size()) + " WANs, classifier " + classifier_name(cfg_.classifier) +
                       ", pins under " + cfg_.bpffs_dir;
   spdlog::info("ready: {}", ready);
@@ -264,6 +283,18 @@ void Agent::sync_lan() {
     }
     lan_attached_[lan] = ifindex;
     spdlog::info("attached {} to tc ingress of {}", kProgName, lan);
+  }
+  // The XDP fast path where the LAN entry says `mode: xdp`, after tc (the
+  // tc program finishes what XDP passes up), detached where it no longer
+  // does. Checked on every sync: a reload that changes a mode, and a
+  // previous agent's XDP program, are followed. A failure leaves the
+  // interface in tc mode (still balanced) and is logged once.
+  for (const auto& [lan, ifindex] : lan_attached_) {
+    std::string msg;
+    bool ok = dp_->sync_xdp(ifindex, lan_mode_of(cfg_, lan) == LanMode::Xdp, &msg);
+    if (msg.empty()) continue;
+    if (ok) spdlog::info("{}: {}", lan, msg);
+    else spdlog::warn("{}: XDP fast path off: {}", lan, msg);
   }
   std::vector<std::string> names;
   for (const auto& [name, idx] : lan_attached_) names.push_back(name);
@@ -362,7 +393,8 @@ wanlb_wan Agent::wan_entry(const WanRuntime& w) const {
   e.weight = w.cfg->weight;
   e.tier = static_cast<uint8_t>(w.cfg->tier);
   WanState s = w.health->state();
-  e.flags = WANLB_WAN_F_CONFIGURED | (keeps_flows(s) ? WANLB_WAN_F_UP : 0) | (w.drained ? WANLB_WAN_F_DRAINED : 0);
+  e.flags = WANLB_WAN_F_CONFIGURED | (keeps_flows(s) ? WANLB_WAN_F_UP : 0) | (w.drained ? WANLB_WAN_F_DRAINED : 0) |
+            wan_nat_flags(*w.cfg);
   e.state = static_cast<uint32_t>(s);
   e.rtt_us = w.health->rtt_us();
   e.loss_ppm = w.health->loss_ppm();
@@ -591,13 +623,7 @@ int Agent::poll_timeout_ms(uint64_t now_ns) const {
 }
 
 void Agent::loop() {
-  sigset_t mask;
-  sigemptyset(&mask);
-  sigaddset(&mask, SIGINT);
-  sigaddset(&mask, SIGTERM);
-  sigaddset(&mask, SIGHUP);
-  sigprocmask(SIG_BLOCK, &mask, nullptr);
-  Fd sfd(signalfd(-1, &mask, SFD_CLOEXEC));
+  Fd sfd(signalfd(-1, &control_signals(), SFD_CLOEXEC));
   ConnectedWatcher watcher;
   uint64_t last_resync_ns = mono_ns();
 
@@ -774,6 +800,10 @@ Config load_validated_config(const std::string& path, bool check_interfaces) {
 }
 
 int run_agent(const Config& cfg, const std::string& config_path) {
+  // Blocked before any thread exists (the metrics server starts threads),
+  // so every thread inherits the mask and the signals reach only the
+  // main loop's signalfd instead of killing the process from a thread.
+  pthread_sigmask(SIG_BLOCK, &control_signals(), nullptr);
   Agent agent(cfg, config_path);
   agent.start();
   agent.loop();

@@ -76,7 +76,7 @@ std::string format_time(uint64_t unix_ms) {
 
 const char* counter_name(int i) {
   static const char* names[WANLB_CNT_COUNT] = {"bypassed",  "unparsable", "no_wan", "non_ip",
-                                               "fragments", "inbound",    "sticky"};
+                                               "fragments", "inbound",    "sticky", "xdp_redirect"};
   return names[i];
 }
 

@@ -6,8 +6,10 @@
 // agent with a message naming file, line and key, never be guessed at.
 #include "config.h"
 
+#include "lan_match.h"  // is_interface_pattern
 #include "metrics.h"  // parse_listen_address
 #include <arpa/inet.h>
+#include <fnmatch.h>
 #include <sys/socket.h>
 #include <yaml-cpp/yaml.h>
 
@@ -164,6 +166,7 @@ const std::vector<std::string> kTopKeys = {"lan",         "classifier",    "flow
                                            "bpffs_dir",   "hook",          "sticky",          "sticky_timeout",
                                            "local_table", "metrics",       "control_group",   "policies",
                                            "wans"};
+const std::vector<std::string> kLanKeys = {"interface", "mode"};
 const std::vector<std::string> kWanKeys = {"name",   "interface", "gateway", "gateway6", "tier", "weight",
                                            "nat",    "nat6",      "mark",    "table",    "probe"};
 const std::vector<std::string> kProbeKeys = {"method", "targets",     "interval", "timeout",  "down",
@@ -625,17 +628,39 @@ void Parser::parse_top(const Fields& f, Config* cfg) {
   parse_wans(f.at("wans"), cfg);
 }
 
+// Each entry: an interface name or pattern (tc mode), or a mapping
+// `{interface: NAME, mode: tc|xdp}`.
 void Parser::parse_lan(const Field& f, Config* cfg) const {
   const std::vector<Field> items = list(f);
   if (items.empty()) fail(f.line, f.path, "must list at least one interface");
   for (const Field& item : items) {
-    const std::string name = scalar(item, "an interface name");
+    std::string name;
+    Field name_field = item;
+    LanMode mode = LanMode::Tc;
+    if (item.value.IsMap()) {
+      const Fields lf = fields(item, kLanKeys);
+      require(lf, "interface", item);
+      name_field = lf.at("interface");
+      name = scalar(name_field, "an interface name");
+      if (lf.count("mode")) {
+        const Field& m = lf.at("mode");
+        const std::string text = scalar(m, "a mode");
+        if (text == "tc") mode = LanMode::Tc;
+        else if (text == "xdp") mode = LanMode::Xdp;
+        else fail(m.line, m.path, "unknown mode '" + text + "' (allowed: tc, xdp)");
+      }
+    } else {
+      name = scalar(item, "an interface name");  // or a mapping {interface: NAME, mode: tc|xdp}
+    }
     if (!valid_ifname(name))
-      fail(item.line, item.path, "'" + name + "' is not a valid interface name (1..15 chars, no '/', ':' or spaces)");
+      fail(name_field.line, name_field.path,
+           "'" + name + "' is not a valid interface name (1..15 chars, no '/', ':' or spaces)");
     for (size_t j = 0; j < cfg->lan.size(); j++)
-      if (cfg->lan[j] == name) fail(item.line, item.path, "duplicate interface '" + name + "' (also lan[" + std::to_string(j) + "])");
+      if (cfg->lan[j] == name)
+        fail(name_field.line, name_field.path, "duplicate interface '" + name + "' (also lan[" + std::to_string(j) + "])");
     cfg->lan.push_back(name);
-    cfg->lan_lines.push_back(item.line);
+    cfg->lan_lines.push_back(name_field.line);
+    cfg->lan_modes.push_back(mode);
   }
 }
 
@@ -1318,6 +1343,21 @@ Config parse_config(const std::string& yaml_text, const std::string& source) {
     // a yaml-cpp exception escape without the file name.
     throw ConfigError(source + ":" + std::to_string(e.mark.is_null() ? 1 : e.mark.line + 1) + ": top level: " + e.msg);
   }
+}
+
+const char* lan_mode_name(LanMode m) { return m == LanMode::Xdp ? "xdp" : "tc"; }
+
+LanMode lan_mode_of(const Config& cfg, const std::string& ifname) {
+  for (size_t i = 0; i < cfg.lan.size(); i++) {
+    const std::string& entry = cfg.lan[i];
+    bool match = is_interface_pattern(entry) ? fnmatch(entry.c_str(), ifname.c_str(), 0) == 0 : entry == ifname;
+    if (match) return i < cfg.lan_modes.size() ? cfg.lan_modes[i] : LanMode::Tc;
+  }
+  return LanMode::Tc;
+}
+
+uint32_t wan_nat_flags(const WanConfig& w) {
+  return (w.nat == NatMode::None ? WANLB_WAN_F_NO_NAT : 0u) | (w.nat6 == NatMode::None ? WANLB_WAN_F_NO_NAT6 : 0u);
 }
 
 Config load_config(const std::string& path) {

@@ -130,10 +130,18 @@ struct PolicyConfig {
   int line = 0;
 };
 
+// How the data path runs on a LAN interface (`lan` entry `mode:`).
+//  Tc:  the tc ingress program classifies and marks; the stack routes (default).
+//  Xdp: an XDP program classifies too and forwards packets for WANs without
+//       NAT itself; the tc program finishes whatever XDP passes up.
+enum class LanMode { Tc, Xdp };
+const char* lan_mode_name(LanMode m);  // "tc", "xdp"
+
 struct Config {
   std::string source;                // file name as given (for messages)
-  std::vector<std::string> lan;      // >= 1 interface
+  std::vector<std::string> lan;      // >= 1 interface (a name or a glob pattern)
   std::vector<int> lan_lines;        // line of each lan entry
+  std::vector<LanMode> lan_modes;    // mode of each lan entry (same index as `lan`)
   wanlb_classifier classifier = WANLB_CLS_BOTH_ADDRESSES;
   uint32_t flow_table_size = WANLB_DEFAULT_FLOW_ENTRIES;  // 1024..16777216
   std::vector<Prefix> bypass;
@@ -152,6 +160,14 @@ struct Config {
                                      // own traffic uses it (a default route over the live WANs)
   std::vector<WanConfig> wans;       // 1..WANLB_MAX_WANS
 };
+
+// Mode of LAN interface `ifname`: that of the first `lan` entry naming or
+// matching it (Tc if none does).
+LanMode lan_mode_of(const Config& cfg, const std::string& ifname);
+
+// WANLB_WAN_F_NO_NAT / WANLB_WAN_F_NO_NAT6 bits of a WAN's wanlb_wan.flags
+// (`nat: none` / `nat6: none`): where the XDP fast path may forward itself.
+uint32_t wan_nat_flags(const WanConfig& w);
 
 // Parse YAML text. `source` names the file in messages.
 Config parse_config(const std::string& yaml_text, const std::string& source);

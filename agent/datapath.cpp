@@ -3,15 +3,19 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <linux/if_link.h>
 #include <net/if.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 
 #include "map_io.h"
 #include "wanlb_tc.skel.h"
+#include "wanlb_xdp.skel.h"
 
 namespace wanlb {
 
@@ -68,12 +72,37 @@ uint32_t attached_prog_id(int ifindex) {
 
 // True if program `prog_id` is wanlb's (a filter at our handle and priority
 // that is not ours is left alone by adoption, status and cleanup).
-bool is_our_prog(uint32_t prog_id) {
+bool is_our_prog(uint32_t prog_id, const char* name = kProgName) {
   Fd prog(bpf_prog_get_fd_by_id(prog_id));
   bpf_prog_info info{};
   uint32_t len = sizeof(info);
-  return prog && bpf_obj_get_info_by_fd(prog.get(), &info, &len) == 0 && std::strcmp(info.name, kProgName) == 0;
+  return prog && bpf_obj_get_info_by_fd(prog.get(), &info, &len) == 0 && std::strcmp(info.name, name) == 0;
 }
+
+uint32_t prog_id_of_fd(int fd) {
+  bpf_prog_info info{};
+  uint32_t len = sizeof(info);
+  return bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.id : 0;
+}
+
+// The XDP program attached to ifindex (any owner) and its mode flag
+// (XDP_FLAGS_DRV_MODE / XDP_FLAGS_SKB_MODE / XDP_FLAGS_HW_MODE); id 0 if none.
+struct XdpAttachment {
+  uint32_t id = 0;
+  uint32_t mode = 0;
+};
+
+XdpAttachment xdp_attachment(int ifindex) {
+  QuietLibbpf quiet;
+  LIBBPF_OPTS(bpf_xdp_query_opts, q);
+  XdpAttachment a;
+  if (bpf_xdp_query(ifindex, 0, &q) != 0) return a;
+  if (q.drv_prog_id) a = {q.drv_prog_id, XDP_FLAGS_DRV_MODE};
+  else if (q.skb_prog_id) a = {q.skb_prog_id, XDP_FLAGS_SKB_MODE};
+  else if (q.hw_prog_id) a = {q.hw_prog_id, XDP_FLAGS_HW_MODE};
+  return a;
+}
+
 
 // Fill `out` with the maps referenced by program `prog_id`, matched by name.
 bool maps_of_prog(uint32_t prog_id, MapFds* out) {
@@ -198,7 +227,98 @@ Datapath::Datapath(uint32_t flow_table_size, const MapFds* adopt, std::vector<st
 }
 
 Datapath::~Datapath() {
+  if (xdp_skel_) wanlb_xdp__destroy(xdp_skel_);
   if (skel_) wanlb_tc__destroy(skel_);
+}
+
+bool Datapath::load_xdp(bool quiet) {
+  if (xdp_tried_) return xdp_skel_ != nullptr;
+  xdp_tried_ = true;
+  std::optional<QuietLibbpf> mute;
+  if (quiet) mute.emplace();  // nobody asked for XDP yet: no verifier log on stderr
+  xdp_skel_ = wanlb_xdp__open();
+  if (!xdp_skel_) {
+    xdp_error_ = std::string("opening the XDP skeleton: ") + std::strerror(errno);
+    return false;
+  }
+  // Every map of the XDP object is the tc skeleton's (same names, bpf/maps.h).
+  bpf_map* m;
+  bpf_object__for_each_map(m, xdp_skel_->obj) {
+    bpf_map* mine = bpf_object__find_map_by_name(skel_->obj, bpf_map__name(m));
+    int err = mine ? bpf_map__reuse_fd(m, bpf_map__fd(mine)) : -ENOENT;
+    if (err) {
+      xdp_error_ = std::string("sharing map ") + bpf_map__name(m) + " with the XDP program: " + std::strerror(-err);
+      break;
+    }
+  }
+  if (xdp_error_.empty())
+    if (int err = wanlb_xdp__load(xdp_skel_))
+      xdp_error_ = std::string("loading the XDP program: ") + std::strerror(-err);
+  if (!xdp_error_.empty()) {
+    wanlb_xdp__destroy(xdp_skel_);
+    xdp_skel_ = nullptr;
+    return false;
+  }
+  return true;
+}
+
+int Datapath::xdp_prog_fd() { return load_xdp() ? bpf_program__fd(xdp_skel_->progs.wanlb_xdp_lan) : -1; }
+
+bool Datapath::sync_xdp(int ifindex, bool want, std::string* msg) {
+  msg->clear();
+  // Loaded on the first call whether or not `want` (see load_xdp).
+  int fd = load_xdp(!want) ? bpf_program__fd(xdp_skel_->progs.wanlb_xdp_lan) : -1;
+  auto reported = std::find_if(xdp_reported_.begin(), xdp_reported_.end(),
+                               [&](const auto& r) { return r.first == ifindex; });
+  auto failed = [&](const std::string& why) {
+    if (reported == xdp_reported_.end()) xdp_reported_.emplace_back(ifindex, why), *msg = why;
+    else if (reported->second != why) reported->second = why, *msg = why;
+    return false;
+  };
+  auto succeeded = [&](std::string line) {
+    if (reported != xdp_reported_.end()) xdp_reported_.erase(reported);
+    *msg = std::move(line);
+    return true;
+  };
+
+  XdpAttachment cur = xdp_attachment(ifindex);
+  uint32_t mine = fd >= 0 ? prog_id_of_fd(fd) : 0;
+  bool ours = cur.id != 0 && (cur.id == mine || is_our_prog(cur.id, kXdpProgName));
+  if (!want) {
+    if (!ours) return succeeded("");
+    int err = bpf_xdp_detach(ifindex, cur.mode, nullptr);
+    if (err) return failed(std::string("detaching ") + kXdpProgName + ": " + std::strerror(-err));
+    return succeeded(std::string("detached ") + kXdpProgName + " (XDP)");
+  }
+  if (fd < 0) return failed("XDP fast path not available: " + xdp_error_);
+  if (cur.id == mine) return succeeded("");
+  if (cur.id != 0 && !ours)
+    return failed("another XDP program (id " + std::to_string(cur.id) +
+                  ") is attached; not replacing it, the interface stays in tc mode");
+  if (cur.id != 0) {
+    // An older wanlb XDP program (a previous agent): swap in place, same mode.
+    int err = bpf_xdp_attach(ifindex, fd, cur.mode, nullptr);
+    if (err) return failed(std::string("replacing the XDP program: ") + std::strerror(-err));
+    return succeeded(std::string("replaced ") + kXdpProgName + " (XDP) in place");
+  }
+  int err;
+  {
+    QuietLibbpf quiet;  // a driver without native XDP is an expected answer
+    err = bpf_xdp_attach(ifindex, fd, XDP_FLAGS_DRV_MODE, nullptr);
+  }
+  if (err == 0) return succeeded(std::string("attached ") + kXdpProgName + " (XDP, native mode)");
+  int native_err = err;
+  err = bpf_xdp_attach(ifindex, fd, XDP_FLAGS_SKB_MODE, nullptr);
+  if (err == 0)
+    return succeeded(std::string("attached ") + kXdpProgName + " (XDP, generic mode: native refused with " +
+                     std::strerror(-native_err) + ")");
+  return failed(std::string("attaching the XDP program: native: ") + std::strerror(-native_err) +
+                ", generic: " + std::strerror(-err));
+}
+
+uint32_t xdp_attached_prog_id(int ifindex) {
+  XdpAttachment cur = xdp_attachment(ifindex);
+  return cur.id != 0 && is_our_prog(cur.id, kXdpProgName) ? cur.id : 0;
 }
 
 int Datapath::map_fd(MapId id) const { return bpf_map__fd(skel_map(skel_, id)); }
@@ -239,6 +359,12 @@ bool Datapath::attach(int ifindex) {
 }
 
 void detach(int ifindex) {
+  // XDP first: what it passes up needs the tc program to be marked.
+  XdpAttachment xdp = xdp_attachment(ifindex);
+  if (xdp.id != 0 && is_our_prog(xdp.id, kXdpProgName)) {
+    int err = bpf_xdp_detach(ifindex, xdp.mode, nullptr);
+    if (err != 0 && err != -ENODEV) fail("detaching XDP from ifindex " + std::to_string(ifindex), err);
+  }
   QuietLibbpf quiet;
   LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
   LIBBPF_OPTS(bpf_tc_opts, opts, .handle = WANLB_TC_HANDLE, .priority = WANLB_TC_PRIORITY);

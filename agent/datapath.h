@@ -7,6 +7,12 @@
 // pins are not visible (a fresh `ip netns exec` has an empty /sys/fs/bpf) —
 // loads its program against the same maps, and swaps it into the filter in
 // place (BPF_TC_F_REPLACE): no packet ever meets an empty hook.
+//
+// LAN interfaces in `mode: xdp` also get the XDP fast path (bpf/wanlb_xdp.bpf.c),
+// loaded from its own skeleton on the very same maps (bpf_map__reuse_fd of
+// every map of the tc skeleton), so both programs read and write one flow
+// table, one set of counters. The tc program stays attached there too: it
+// finishes what XDP passes up to the stack.
 #pragma once
 
 #include <array>
@@ -15,7 +21,8 @@
 #include <string>
 #include <vector>
 
-struct wanlb_tc;  // bpftool-generated skeleton
+struct wanlb_tc;   // bpftool-generated skeletons
+struct wanlb_xdp;
 
 namespace wanlb {
 
@@ -34,6 +41,7 @@ enum class MapId {
 constexpr size_t kMapCount = 16;
 extern const std::array<const char*, kMapCount> kMapNames;  // "wanlb_flows", ...
 constexpr const char* kProgName = "wanlb_tc_lan";
+constexpr const char* kXdpProgName = "wanlb_xdp_lan";
 
 // A move-only file descriptor.
 class Fd {
@@ -89,12 +97,35 @@ class Datapath {
   // Returns true if it had to create the clsact qdisc.
   bool attach(int ifindex);
 
+  // The XDP program (bpf/wanlb_xdp.bpf.c) on the same maps as the tc
+  // program. Loaded on first use (tests of the tc program never pay for its
+  // verification); the agent's first sync_xdp() call, in start(), loads it
+  // while the agent still may load programs, whatever the LAN modes, so a
+  // reload can switch an interface to `mode: xdp` later. False / -1 when it
+  // cannot be loaded (xdp_error() says why; tc mode still works).
+  bool load_xdp(bool quiet = false);  // quiet: no libbpf log on failure
+  int xdp_prog_fd();
+  const std::string& xdp_error() const { return xdp_error_; }
+  // Make our XDP program attached to `ifindex` (want) or not (!want):
+  // attach it (native mode, else generic), replace an older wanlb XDP
+  // program in place, or detach ours. Another XDP program on the interface
+  // is never replaced. Returns false on failure. *msg: a line worth logging
+  // (a change, or a failure not reported for this interface before), or "".
+  bool sync_xdp(int ifindex, bool want, std::string* msg);
+
  private:
   wanlb_tc* skel_ = nullptr;
+  wanlb_xdp* xdp_skel_ = nullptr;
+  bool xdp_tried_ = false;
+  std::string xdp_error_;
+  std::vector<std::pair<int, std::string>> xdp_reported_;  // ifindex -> last failure logged
 };
 
-// Remove our filter from tc ingress of `ifindex` (no error if absent).
+// Remove our tc filter and our XDP program (if any) from `ifindex` (no
+// error if absent).
 void detach(int ifindex);
+// The id of wanlb's XDP program attached to `ifindex`, 0 if none.
+uint32_t xdp_attached_prog_id(int ifindex);
 // Destroy the clsact qdisc of `ifindex` (only for qdiscs wanlb created).
 void destroy_clsact(int ifindex);
 // Remove exactly the pins wanlb makes under `dir`, then `dir` if empty.

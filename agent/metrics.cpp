@@ -287,6 +287,9 @@ std::string render_metrics(const json& status, const AgentCounters& counters) {
       .add_u64({}, u64(cnt, "inbound"));
   family("wanlb_sticky_flows_total", "counter", "New connections that followed their address pair's WAN (sticky: pair).")
       .add_u64({}, u64(cnt, "sticky"));
+  family("wanlb_xdp_redirected_packets_total", "counter",
+         "Packets the XDP fast path forwarded to a WAN itself (mode: xdp LAN interfaces).")
+      .add_u64({}, u64(cnt, "xdp_redirect"));
   {
     Family& f = family("wanlb_policy_hits_total", "counter", "New connections decided by each policy.");
     std::map<std::string, int> seen;

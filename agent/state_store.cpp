@@ -162,7 +162,15 @@ bool agent_alive(int pid) {
   if (pid <= 0) return false;
   std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
   std::string name;
-  return std::getline(comm, name) && name == "wanlb";
+  if (!std::getline(comm, name) || name != "wanlb") return false;
+  // A killed agent that nobody reaped yet (a zombie) is dead: it holds no
+  // socket and will re-install nothing.
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return false;
+  size_t paren = line.rfind(')');
+  char state = paren != std::string::npos && paren + 2 < line.size() ? line[paren + 2] : '?';
+  return state != 'Z' && state != 'X';
 }
 
 }  // namespace wanlb

@@ -47,8 +47,13 @@ struct nf_conn {
 	unsigned int mark;
 } __attribute__((preserve_access_index));
 
+#ifdef WANLB_XDP
+extern struct nf_conn *bpf_xdp_ct_lookup(struct xdp_md *xdp_ctx, struct bpf_sock_tuple *bpf_tuple,
+					 __u32 tuple__sz, struct bpf_ct_opts *opts, __u32 opts__sz) __ksym;
+#else
 extern struct nf_conn *bpf_skb_ct_lookup(struct __sk_buff *skb_ctx, struct bpf_sock_tuple *bpf_tuple,
 					 __u32 tuple__sz, struct bpf_ct_opts *opts, __u32 opts__sz) __ksym;
+#endif
 extern void bpf_ct_release(struct nf_conn *ct) __ksym;
 
 /* The WAN id a reply of an inbound connection must leave through; 0 when
@@ -57,9 +62,17 @@ extern void bpf_ct_release(struct nf_conn *ct) __ksym;
  *
  * A global (non-inlined) function: verified once on its own, so the
  * WAN-id scan's 64 exits do not each drag a constant id through the rest of
- * the program in the verifier (see wanlb_policy_find). */
+ * the program in the verifier (see wanlb_policy_find).
+ *
+ * The tc program (skb) and the XDP program (xdp_md, WANLB_XDP defined) each
+ * get their own copy, with the conntrack kfunc of their program type. */
+#ifdef WANLB_XDP
+__attribute__((noinline)) int wanlb_inbound_wan(struct xdp_md *skb, const struct wanlb_packet *pkt,
+						 __u32 mark_mask)
+#else
 __attribute__((noinline)) int wanlb_inbound_wan(struct __sk_buff *skb, const struct wanlb_packet *pkt,
 						 __u32 mark_mask)
+#endif
 {
 	const struct wanlb_flow_key *key;
 	struct bpf_sock_tuple tuple = {};
@@ -90,7 +103,11 @@ __attribute__((noinline)) int wanlb_inbound_wan(struct __sk_buff *skb, const str
 		tuple_size = sizeof(tuple.ipv6);
 	}
 
+#ifdef WANLB_XDP
+	ct = bpf_xdp_ct_lookup(skb, &tuple, tuple_size, &opts, sizeof(opts));
+#else
 	ct = bpf_skb_ct_lookup(skb, &tuple, tuple_size, &opts, sizeof(opts));
+#endif
 	if (!ct)
 		return 0;
 	mark = ct->mark;

@@ -2,7 +2,7 @@
 /*
  * wanlb LAN data path (tc ingress on every LAN interface).
  *
- * For each IP packet from the LAN:
+ * For each IP packet from the LAN, decide.h chooses the WAN:
  *   1. an established flow follows its entry in wanlb_flows while its WAN is up;
  *   2. a new flow to a bypassed destination gets no mark (main table);
  *   3. a new flow that is the reply of a connection that came in from a WAN
@@ -16,6 +16,9 @@
  * The chosen WAN is pinned in wanlb_flows. The packet leaves with the WAN's
  * fwmark in the bits of mark_mask; the agent's `fwmark MARK/MASK lookup
  * TABLE` rules route it.
+ * A frame that wanlb_xdp_lan (`mode: xdp`) already classified and passed up
+ * carries its decision in the metadata area (struct wanlb_xdp_meta): it is
+ * applied, not recomputed.
  * Every path returns TC_ACT_OK: wanlb steers, it never drops.
  */
 #include <linux/bpf.h>
@@ -25,33 +28,9 @@
 #include "wanlb/dp_shared.h"
 #include "maps.h"
 #include "parsing.h"
-#include "classify.h"
-#include "inbound.h"
-#include "policy.h"
-#include "sticky.h"
-#include "wans.h"
+#include "decide.h"
 
-#define WANLB_REFRESH_NS 1000000000ULL /* last_seen granularity: one second */
-#define WANLB_PULL_LEN 256               /* enough for 2 VLAN tags, IPv6 + 8 ext headers in practice */
-
-static __always_inline void wanlb_count(__u32 counter)
-{
-	__u64 *value = bpf_map_lookup_elem(&wanlb_counters, &counter);
-
-	if (value)
-		*value += 1;
-}
-
-static __always_inline void wanlb_count_wan(__u32 wan_id, __u32 len, int new_flow)
-{
-	struct wanlb_wan_stats *st = bpf_map_lookup_elem(&wanlb_wan_stats, &wan_id);
-
-	if (!st)
-		return;
-	st->packets += 1;
-	st->bytes += len;
-	st->new_flows += new_flow;
-}
+#define WANLB_PULL_LEN 256 /* enough for 2 VLAN tags, IPv6 + 8 ext headers in practice */
 
 static __always_inline void wanlb_set_mark(struct __sk_buff *skb, const struct wanlb_config *cfg,
 					   const struct wanlb_wan *wan)
@@ -59,16 +38,50 @@ static __always_inline void wanlb_set_mark(struct __sk_buff *skb, const struct w
 	skb->mark = (skb->mark & ~cfg->mark_mask) | (wan->mark & cfg->mark_mask);
 }
 
+/* A frame wanlb_xdp_lan (same interface, `mode: xdp`) passed up: it was
+ * classified and counted there; apply its decision. Returns 1 when done,
+ * 0 when there is no such metadata (tc mode, or XDP could not reserve it).
+ *
+ * A global (non-inlined) function: verified once on its own, so its exits
+ * do not each drag their own register state through the classification
+ * below (inlined, it cost the verifier ~90k more instructions). */
+__attribute__((noinline)) int wanlb_from_xdp(struct __sk_buff *skb)
+{
+	struct wanlb_xdp_meta *meta;
+	struct wanlb_config *cfg;
+	struct wanlb_wan *wan;
+	__u32 zero = 0, wan_id;
+
+	if (!skb)
+		return 0;
+	meta = (void *)(long)skb->data_meta;
+	if ((void *)(meta + 1) > (void *)(long)skb->data)
+		return 0;
+	if (meta->magic != WANLB_XDP_META_MAGIC)
+		return 0;
+	wan_id = meta->wan_id;
+	if (!wan_id)
+		return 1; /* unbalanced: XDP counted why */
+	cfg = bpf_map_lookup_elem(&wanlb_config, &zero);
+	wan = wanlb_configured_wan(wan_id);
+	if (!cfg || !wan)
+		return 0; /* the WAN vanished in between: classify here */
+	wanlb_set_mark(skb, cfg, wan);
+	wanlb_count_wan(wan_id, skb->len, meta->flags & WANLB_XDP_META_F_NEW_FLOW);
+	return 1;
+}
+
 SEC("tc")
 int wanlb_tc_lan(struct __sk_buff *skb)
 {
 	struct wanlb_packet pkt = {};
+	struct wanlb_choice choice;
 	struct wanlb_config *cfg;
-	struct wanlb_flow *flow;
-	struct wanlb_wan *wan;
-	__u32 zero = 0, wan_id;
-	__u64 now;
+	__u32 zero = 0;
 	int rc;
+
+	if (wanlb_from_xdp(skb))
+		return TC_ACT_OK;
 
 	rc = wanlb_parse_frame((void *)(long)skb->data, (void *)(long)skb->data_end, skb->len, &pkt);
 	if (rc == WANLB_PARSE_BAD && skb->data_end - skb->data < skb->len) {
@@ -93,116 +106,10 @@ int wanlb_tc_lan(struct __sk_buff *skb)
 	if (!cfg)
 		return TC_ACT_OK;
 
-	now = bpf_ktime_get_coarse_ns();
-	flow = bpf_map_lookup_elem(&wanlb_flows, &pkt.key);
-	/* A SYN on a finished connection's entry starts a new connection. */
-	if (flow && !(pkt.tcp_syn_only && (flow->flags & WANLB_FLOW_F_ESTABLISHED))) {
-		wan = wanlb_live_wan(flow->wan_id);
-		/* A reply of an inbound connection stays on its WAN even when
-		 * that WAN is down (see below); only this rare case pays the
-		 * extra test. */
-		if (!wan && (flow->flags & WANLB_FLOW_F_INBOUND))
-			wan = wanlb_configured_wan(flow->wan_id);
-		if (wan) {
-			/* Established: follow the map, never the hash. */
-			if (now - flow->last_seen_ns > WANLB_REFRESH_NS) {
-				flow->last_seen_ns = now;
-				if (cfg->flags & WANLB_CFG_F_STICKY_PAIR)
-					wanlb_sticky_refresh(&pkt.key, flow->wan_id, now);
-			}
-			if (pkt.tcp_ack && !(flow->flags & WANLB_FLOW_F_ESTABLISHED))
-				flow->flags |= WANLB_FLOW_F_ESTABLISHED;
-			wanlb_set_mark(skb, cfg, wan);
-			wanlb_count_wan(flow->wan_id, skb->len, 0);
-			return TC_ACT_OK;
-		}
-		/* Its WAN is gone or down: classify again below. */
-	}
-
-	if (wanlb_is_bypassed(&pkt.key)) {
-		wanlb_count(WANLB_CNT_BYPASSED);
+	if (!wanlb_decide(skb, &pkt, cfg, &choice))
 		return TC_ACT_OK;
-	}
-
-	__u32 flow_flags = pkt.tcp_ack ? WANLB_FLOW_F_ESTABLISHED : 0;
-
-	wan = NULL;
-	wan_id = 0;
-
-	/* Reply of a connection that came in from a WAN: leave through it.
-	 * A LAN-initiated connection starts with a bare SYN, which cannot be
-	 * such a reply: no conntrack lookup for it. The WAN is used even when
-	 * it is down: the reply only makes sense through the address the
-	 * peer connected to (elsewhere it would be NATed to another one), and
-	 * the connection is dead anyway if that WAN really is. */
-	if ((cfg->flags & WANLB_CFG_F_INBOUND) && !pkt.tcp_syn_only) {
-		wan_id = wanlb_inbound_wan(skb, &pkt, cfg->mark_mask);
-		if (wan_id) {
-			wan = wanlb_configured_wan(wan_id);
-			if (wan) {
-				flow_flags |= WANLB_FLOW_F_INBOUND;
-				wanlb_count(WANLB_CNT_INBOUND);
-			}
-		}
-	}
-
-	/* Policies: the first match decides. */
-	if (!wan && __builtin_expect(cfg->n_policies != 0, 0)) {
-		struct wanlb_policy *pol = NULL;
-		int idx = wanlb_policy_find(&pkt, cfg->n_policies);
-
-		if (idx >= 0)
-			pol = bpf_map_lookup_elem(&wanlb_policies, &idx);
-		if (pol) {
-			wanlb_count_policy(idx);
-			if (pol->action == WANLB_ACT_BYPASS) {
-				wanlb_count(WANLB_CNT_BYPASSED);
-				return TC_ACT_OK;
-			}
-			if (pol->action == WANLB_ACT_WANS) {
-				/* None of its WANs up: the balanced choice. */
-				wan = wanlb_policy_wan(pol, &wan_id);
-				if (wan)
-					flow_flags |= WANLB_FLOW_F_POLICY;
-			}
-		}
-	}
-
-	if (!wan) {
-		/* Balanced: the pair's WAN if sticky, else the slot table. */
-		int sticky = cfg->flags & WANLB_CFG_F_STICKY_PAIR;
-		struct wanlb_pair_key pk;
-
-		if (__builtin_expect(sticky, 0)) {
-			/* Zeroed here, not at the declaration: without sticky
-			 * pairs the key is never built. */
-			__builtin_memset(&pk, 0, sizeof(pk));
-			wanlb_pair_key_of(&pkt.key, &pk);
-			wan = wanlb_sticky_wan(&pk, cfg, now, &wan_id);
-			if (wan)
-				wanlb_count(WANLB_CNT_STICKY);
-		}
-		if (!wan) {
-			wan_id = wanlb_pick_wan(&pkt.key, cfg);
-			wan = wanlb_live_wan(wan_id);
-			if (!wan) {
-				wanlb_count(WANLB_CNT_NO_WAN);
-				return TC_ACT_OK;
-			}
-			if (__builtin_expect(sticky, 0))
-				wanlb_sticky_record(&pk, wan_id, now);
-		}
-	}
-
-	struct wanlb_flow entry = {
-		.last_seen_ns = now,
-		.wan_id = wan_id,
-		.flags = flow_flags,
-	};
-
-	bpf_map_update_elem(&wanlb_flows, &pkt.key, &entry, BPF_ANY);
-	wanlb_set_mark(skb, cfg, wan);
-	wanlb_count_wan(wan_id, skb->len, 1);
+	wanlb_set_mark(skb, cfg, choice.wan);
+	wanlb_count_wan(choice.wan_id, skb->len, choice.new_flow);
 	return TC_ACT_OK;
 }
 

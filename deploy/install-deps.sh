@@ -9,6 +9,7 @@ PACKAGES=(
     iproute2 nftables iputils-ping jq procps conntrack curl util-linux
     libsystemd-dev dpkg-dev file systemd   # sd_notify; cpack -G DEB (dpkg-shlibdeps, file); systemd-analyze
     yamllint
+    libcap-dev netsniff-ng                 # least privilege (agent/privileges.cpp); trafgen for the WAN flood test
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

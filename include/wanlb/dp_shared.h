@@ -85,6 +85,11 @@ struct wanlb_flow {
 #define WANLB_WAN_F_UP (1U << 1)
 /* Drained by the operator: takes no new connections, keeps its flows. */
 #define WANLB_WAN_F_DRAINED (1U << 2)
+/* No source NAT on this WAN for IPv4 (`nat: none`) / IPv6 (`nat6: none`):
+ * the XDP fast path may forward its packets itself (bpf/wanlb_xdp.bpf.c);
+ * with NAT they must go through the stack. */
+#define WANLB_WAN_F_NO_NAT (1U << 3)
+#define WANLB_WAN_F_NO_NAT6 (1U << 4)
 
 /* Health of a WAN as the agent's prober sees it (wanlb_wan.state). */
 enum wanlb_wan_state {
@@ -148,7 +153,36 @@ enum wanlb_counter {
 	WANLB_CNT_FRAGMENTS = 4,  /* IP fragments seen (classified by addresses only) */
 	WANLB_CNT_INBOUND = 5,    /* replies of inbound connections pinned to their WAN */
 	WANLB_CNT_STICKY = 6,     /* new connections that followed their address pair */
-	WANLB_CNT_COUNT = 7,
+	WANLB_CNT_XDP_REDIRECT = 7, /* packets the XDP fast path forwarded itself (bypassing the stack) */
+	WANLB_CNT_COUNT = 8,
+};
+
+/* ------------------------------------------------------ XDP -> tc metadata
+ * On a LAN interface in `mode: xdp`, wanlb_xdp_lan classifies every frame.
+ * What it cannot forward itself (NAT, local destinations, unresolved
+ * neighbours, fragments, ...) it passes to the stack with this struct in
+ * the frame's metadata area (bpf_xdp_adjust_meta); wanlb_tc_lan on the same
+ * interface finds it at __sk_buff->data_meta and applies the decision
+ * instead of classifying again, so every counter moves once and the flow's
+ * WAN is the same either way. */
+#define WANLB_XDP_META_MAGIC 0x57a1d3e7U
+#define WANLB_XDP_META_F_NEW_FLOW (1U << 0) /* the packet started a flow (wan_stats.new_flows) */
+
+struct wanlb_xdp_meta {
+	__u32 magic;   /* WANLB_XDP_META_MAGIC */
+	__u32 wan_id;  /* 0: leave unmarked (already counted: bypassed, non-IP, ...) */
+	__u32 flags;   /* WANLB_XDP_META_F_* */
+	__u32 reason;  /* enum wanlb_xdp_pass_reason: why XDP did not forward it (diagnostics) */
+};
+
+enum wanlb_xdp_pass_reason {
+	WANLB_XDP_PASS_UNBALANCED = 0, /* no WAN: bypassed, non-IP, unparsable, no WAN */
+	WANLB_XDP_PASS_NAT = 1,        /* the WAN source-NATs this family */
+	WANLB_XDP_PASS_INBOUND = 2,    /* reply of an inbound connection (may be DNATed) */
+	WANLB_XDP_PASS_FRAGMENT = 3,
+	WANLB_XDP_PASS_L2 = 4,         /* VLAN tag, multicast destination MAC */
+	WANLB_XDP_PASS_TTL = 5,        /* TTL / hop limit would expire, IPv6 hop-by-hop options */
+	WANLB_XDP_PASS_FIB = 6,        /* no route in the WAN's table, neighbour unresolved, MTU, ... */
 };
 
 /* LPM trie keys for bypass prefixes. */

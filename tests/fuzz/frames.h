@@ -187,7 +187,7 @@ inline std::vector<Frame> templates() {
   t.push_back(Packet::ipv4(v4s, "192.168.1.1").tcp(40000, 80).build());     // 23 bypass
   t.push_back(Packet::ipv6(v6s, "fd00::1").icmp_echo(5).build());           // 24 bypass v6
   t.push_back(Packet::ipv4(v4s, "198.51.100.7").other(47, 24).build());     // 25 GRE
-  t.push_back(Packet::arp());                                                 // 26 non-IP
+  t.push_back(Packet::arp().build());                                              // 26 non-IP
   t.push_back(Packet::ipv4(v4s, "198.51.100.7").tcp(1, 2).payload(64).tot_len(60).build());  // 27 padding
   return t;
 }

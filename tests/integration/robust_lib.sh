@@ -7,6 +7,17 @@ source "$(dirname "${BASH_SOURCE[0]}")/wanlb_test_lib.sh"
 
 ms_now() { date +%s%3N; }
 
+# Run the whole test with a private copy of the agent binary: the build tree
+# may be rebuilt while a long test runs, and a restart must start the same
+# agent. The copy keeps the name `wanlb` (the agent recognises its peers by it).
+private_binary() { # DIR
+    mkdir -p "$1/bin"
+    cp "$WANLB_BIN" "$1/bin/wanlb" || fail "cannot copy $WANLB_BIN"
+    log "agent under test: $WANLB_BIN ($(stat -c '%y' "$WANLB_BIN" | cut -d. -f1), $("$WANLB_BIN" --version 2>/dev/null | head -1))"
+    WANLB_BIN=$1/bin/wanlb
+    export WANLB_BIN
+}
+
 # The running agent's pid, as the agent itself reports it.
 agent_pid() { wanlb_rt status --json | jq -r .agent.pid; }
 
@@ -21,17 +32,31 @@ pid_alive() { # PID: alive and not a zombie
     [[ "$(awk '{ sub(/^.*\) /, ""); print $1 }' "/proc/$1/stat" 2>/dev/null)" != Z ]]
 }
 
-# kill -9 one agent this test started: PID must be the pid `lab run` recorded
-# for NAME (never a process found by name).
-agent_kill9() { # NAME
-    local pid
-    pid=$(agent_recorded_pid "$1")
+# SIGKILL one agent this test started, by the pid `lab run` recorded for NAME
+# (never a process found by name), and only while that pid still has the
+# recorded start time (no recycled pid). agent_sigkill returns at once;
+# agent_kill9 also waits until the process is gone.
+agent_sigkill() { # NAME
+    local pid start now
+    read -r pid start < <(awk -v n="$1" '$3 == n { p = $1; s = $2 } END { print p, s }' "/run/wanlb-lab/$LAB.pids")
     [[ "$pid" =~ ^[0-9]+$ ]] || fail "no recorded pid for agent $1"
-    kill -KILL "$pid" || fail "kill -9 $pid ($1) failed"
-    local i
-    for ((i = 0; i < 50; i++)); do pid_alive "$pid" || break; sleep 0.02; done
+    now=$(awk '{ sub(/^.*\) /, ""); print $20 }' "/proc/$pid/stat" 2>/dev/null) || return 0
+    [[ "$now" == "$start" ]] || return 0
+    kill -KILL "$pid" 2>/dev/null || true
+}
+# agent_kill9 waits until the process is gone, reaped included: the lab's
+# agents are orphans, reaped by the container's init whenever it gets to
+# it, and a killed agent that is not reaped yet (a zombie) still blocks a new
+# `wanlb run` and `wanlb cleanup` (see test_crash.sh, phase c2).
+agent_kill9() { # NAME
+    local pid i
+    pid=$(agent_recorded_pid "$1")
+    agent_sigkill "$1"
+    for ((i = 0; i < 100; i++)); do pid_alive "$pid" || break; sleep 0.02; done
     ! pid_alive "$pid" || fail "agent $1 (pid $pid) survived kill -9"
-    AGENT_NAME=""
+    for ((i = 0; i < 500; i++)); do [[ -e /proc/$pid ]] || break; sleep 0.02; done
+    [[ ! -e /proc/$pid ]] || fail "agent $1 (pid $pid) killed but not reaped after 10 s"
+    [[ "${AGENT_NAME:-}" != "$1" ]] || AGENT_NAME=""
 }
 
 # agent_start_bg CONFIG NAME: start the agent without waiting for it.
@@ -39,9 +64,17 @@ agent_start_bg() {
     lab run rt "$2" "$WANLB_BIN" run -c "$1" >/dev/null
     AGENT_RUNS=1
     AGENT_NAME=$2
-    trap _agent_teardown EXIT
-    trap '_agent_teardown; exit 130' INT
-    trap '_agent_teardown; exit 143' TERM
+    robust_traps
+}
+
+# agent_start (wanlb_test_lib.sh) installs _agent_teardown as the EXIT trap;
+# a test with more to tear down sets ROBUST_TEARDOWN to its own function
+# (which must call _agent_teardown) and calls robust_traps after each start.
+robust_traps() {
+    local f=${ROBUST_TEARDOWN:-_agent_teardown}
+    trap "$f" EXIT
+    trap "$f; exit 130" INT
+    trap "$f; exit 143" TERM
 }
 
 agent_log() { echo "/run/wanlb-lab/$LAB.${1:-$AGENT_NAME}.log"; }
@@ -98,3 +131,35 @@ wan_summary() {
 
 # Weights as a compact object, e.g. {"isp1":3,"isp2":1,"isp3":1}.
 wan_weights() { wanlb_rt status --json | jq -c '[.wans[] | {(.name): .weight}] | add'; }
+
+# Everything in the router namespace that wanlb may change (as in
+# test_cleanup.sh): for "cleanup put everything back".
+full_snapshot() {
+    local cmd
+    for cmd in "ip -4 rule show" "ip -6 rule show" "ip -4 route show table all" "ip -6 route show table all" \
+        "tc qdisc show" "tc filter show dev lan0 ingress" "nft list ruleset" "sysctl -n net.ipv4.ip_forward" \
+        "sysctl -n net.ipv6.conf.all.forwarding" "sysctl -n net.ipv4.conf.wan1.rp_filter" \
+        "sysctl -n net.ipv4.conf.wan2.rp_filter" "sysctl -n net.ipv4.conf.wan3.rp_filter"; do
+        echo "== $cmd"
+        # shellcheck disable=SC2086
+        lab exec rt $cmd 2>&1 | grep -v "proto kernel" | sort
+    done
+}
+
+# burst_pairs FILE PER_PAIR [TIMEOUT_MS]: PER_PAIR connections for every
+# "SRC DST ..." line of FILE (one burst per source address). Prints one JSON
+# object: total, ok, failed, by_peer (summed).
+burst_pairs() {
+    local file=$1 per=$2 tmo=${3:-3000} src dsts n k=0 dir
+    dir=$(mktemp -d /tmp/wanlb-bp.XXXXXX)
+    while read -r src dsts n; do
+        k=$((k + 1))
+        ip netns exec "$LAB-cl" "$WANLB_LABCONN" burst --from "$src" --to "$dsts" --port "$PORT" \
+            --count $((n * per)) --timeout-ms "$tmo" --json >"$dir/$k.json" 2>/dev/null &
+    done < <(awk '{ d[$1] = d[$1] (d[$1] == "" ? "" : ",") $2; c[$1]++ } END { for (s in d) print s, d[s], c[s] }' "$file")
+    wait
+    cat "$dir"/*.json | jq -s -c '{total: (map(.total) | add // 0), ok: (map(.ok) | add // 0),
+        failed: (map(.failed) | add // 0),
+        by_peer: (map(.by_peer | to_entries[]) | group_by(.key) | map({(.[0].key): (map(.value) | add)}) | add // {})}'
+    rm -rf "$dir"
+}

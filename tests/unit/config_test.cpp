@@ -1573,5 +1573,63 @@ TEST(Address, ParsePrefix) {
   EXPECT_FALSE(parse_prefix("10.0.0.1/8", nullptr, nullptr));  // null outputs are allowed
 }
 
+// ------------------------------------------------------------ LAN modes
+
+TEST(Config, LanEntriesMayGiveAMode) {
+  const Config c = parse(R"(lan:
+  - br0
+  - {interface: eth5, mode: xdp}
+  - interface: "veth*"
+    mode: tc
+  - interface: lxc*
+    mode: xdp
+  - {interface: eth6}
+wans:
+  - {name: w1, interface: eth1, gateway: auto, nat: none}
+  - {name: w2, interface: eth2, gateway: auto, nat6: none}
+  - {name: w3, interface: eth3, gateway: auto}
+)");
+  EXPECT_EQ(c.lan, (std::vector<std::string>{"br0", "eth5", "veth*", "lxc*", "eth6"}));
+  EXPECT_EQ(c.lan_lines, (std::vector<int>{2, 3, 4, 6, 8}));
+  EXPECT_EQ(c.lan_modes,
+            (std::vector<LanMode>{LanMode::Tc, LanMode::Xdp, LanMode::Tc, LanMode::Xdp, LanMode::Tc}));
+  EXPECT_EQ(lan_mode_of(c, "br0"), LanMode::Tc);
+  EXPECT_EQ(lan_mode_of(c, "eth5"), LanMode::Xdp);
+  EXPECT_EQ(lan_mode_of(c, "veth12"), LanMode::Tc);
+  EXPECT_EQ(lan_mode_of(c, "lxc9f"), LanMode::Xdp);  // a pattern's mode
+  EXPECT_EQ(lan_mode_of(c, "eth6"), LanMode::Tc);
+  EXPECT_EQ(lan_mode_of(c, "other"), LanMode::Tc);
+  EXPECT_STREQ(lan_mode_name(LanMode::Xdp), "xdp");
+  EXPECT_STREQ(lan_mode_name(LanMode::Tc), "tc");
+  // nat6 defaults to nat.
+  EXPECT_EQ(wan_nat_flags(c.wans[0]), static_cast<uint32_t>(WANLB_WAN_F_NO_NAT | WANLB_WAN_F_NO_NAT6));
+  EXPECT_EQ(wan_nat_flags(c.wans[1]), static_cast<uint32_t>(WANLB_WAN_F_NO_NAT6));
+  EXPECT_EQ(wan_nat_flags(c.wans[2]), 0u);
+}
+
+TEST(Config, LanStringsAreTcMode) {
+  const Config c = parse(config_with_wans(1));
+  EXPECT_EQ(c.lan_modes, (std::vector<LanMode>{LanMode::Tc}));
+}
+
+TEST(Config, BadLanEntriesNameFileLineAndKey) {
+  const std::string wans = "wans:\n  - {name: w1, interface: eth1, gateway: auto}\n";
+  struct Case {
+    std::string lan;
+    std::string want;
+  } cases[] = {
+      {"lan:\n  - {interface: eth0, mode: dpdk}\n", "wanlb.yaml:2: lan[0].mode: unknown mode 'dpdk' (allowed: tc, xdp)"},
+      {"lan:\n  - {mode: xdp}\n", "wanlb.yaml:2: lan[0]: missing required key 'interface'"},
+      {"lan:\n  - {interface: eth0, speed: 10}\n", "wanlb.yaml:2: lan[0].speed: unknown key 'speed' (allowed: interface, mode)"},
+      {"lan:\n  - br0\n  - {interface: br0, mode: xdp}\n", "wanlb.yaml:3: lan[1].interface: duplicate interface 'br0' (also lan[0])"},
+      {"lan:\n  - {interface: \"a/b\", mode: xdp}\n", "wanlb.yaml:2: lan[0].interface: 'a/b' is not a valid interface name"},
+      {"lan:\n  - {interface: eth0, mode: [xdp]}\n", "wanlb.yaml:2: lan[0].mode: expected a mode"},
+  };
+  for (const auto& c : cases) {
+    const std::string msg = error_of(c.lan + wans);
+    EXPECT_EQ(msg.rfind(c.want, 0), 0u) << "message: " << msg << "\nwanted: " << c.want;
+  }
+}
+
 }  // namespace
 }  // namespace wanlb

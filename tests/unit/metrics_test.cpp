@@ -237,7 +237,7 @@ TEST(Metrics, LabelValuesAreEscaped) {
 TEST(Metrics, PassesFormatCheck) {
   const Parsed p = check_format(render_test());
   for (const auto& e : p.errors) ADD_FAILURE() << e;
-  EXPECT_EQ(p.samples.size(), 53u);  // 2 WANs x 12 + 2 x 4 states + 21 others
+  EXPECT_EQ(p.samples.size(), 54u);  // 2 WANs x 12 + 2 x 4 states + 22 others
 }
 
 TEST(Metrics, HelpAndTypeOncePerFamilyAndTotalOnlyOnCounters) {
@@ -266,7 +266,8 @@ TEST(Metrics, EveryDocumentedFamilyIsPresent) {
       "wanlb_wan_active_flows", "wanlb_wan_packets_total", "wanlb_wan_bytes_total", "wanlb_wan_new_flows_total",
       "wanlb_all_wans_down", "wanlb_flow_entries", "wanlb_state_changes_total",
       "wanlb_last_state_change_timestamp_seconds", "wanlb_unbalanced_packets_total", "wanlb_fragments_total",
-      "wanlb_inbound_flows_total", "wanlb_sticky_flows_total", "wanlb_policy_hits_total", "wanlb_reloads_total",
+      "wanlb_inbound_flows_total", "wanlb_sticky_flows_total", "wanlb_xdp_redirected_packets_total",
+      "wanlb_policy_hits_total", "wanlb_reloads_total",
       "wanlb_reload_failures_total", "wanlb_probe_replies_ignored_total"};
   for (const auto& n : names) EXPECT_EQ(p.type_count.count(n), 1u) << n;
   EXPECT_EQ(p.type_count.size(), names.size()) << "a family was added: list it here and in docs/config.md";

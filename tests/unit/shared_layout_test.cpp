@@ -102,7 +102,7 @@ static_assert(WANLB_CLS_SRC_ADDRESS == 0 && WANLB_CLS_DST_ADDRESS == 1 && WANLB_
               WANLB_CLS_BOTH_ADDRESSES_AND_PORTS == 8 && WANLB_CLS_ROUND_ROBIN == 9 && WANLB_CLS_COUNT == 10);
 static_assert(WANLB_CNT_BYPASSED == 0 && WANLB_CNT_UNPARSABLE == 1 && WANLB_CNT_NO_WAN == 2 &&
               WANLB_CNT_NON_IP == 3 && WANLB_CNT_FRAGMENTS == 4 && WANLB_CNT_INBOUND == 5 &&
-              WANLB_CNT_STICKY == 6 && WANLB_CNT_COUNT == 7);
+              WANLB_CNT_STICKY == 6 && WANLB_CNT_XDP_REDIRECT == 7 && WANLB_CNT_COUNT == 8);
 static_assert(WANLB_ACT_WANS == 0 && WANLB_ACT_BALANCE == 1 && WANLB_ACT_BYPASS == 2);
 
 // The static_asserts above do the work; these make the test visible in runs.

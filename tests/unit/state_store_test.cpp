@@ -3,7 +3,9 @@
 #include "state_store.h"
 
 #include <gtest/gtest.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -122,3 +124,35 @@ TEST_F(StateStoreTest, RemoveIsQuietWhenAlreadyGone) {
 
 }  // namespace
 }  // namespace wanlb
+
+namespace {
+
+// A process named "wanlb" counts as a running agent while it lives, and not
+// once it is dead but unreaped (a zombie), which cleanup must not wait for.
+TEST(AgentAlive, LiveAgentYesZombieNo) {
+  int go[2];
+  ASSERT_EQ(pipe(go), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    prctl(PR_SET_NAME, "wanlb");
+    char c;
+    (void)!read(go[0], &c, 1);  // wait until the parent has looked
+    _exit(0);
+  }
+  // Wait until the child has renamed itself.
+  for (int i = 0; i < 200 && !wanlb::agent_alive(pid); i++) usleep(10000);
+  EXPECT_TRUE(wanlb::agent_alive(pid));
+  (void)!write(go[1], "x", 1);
+  // The child exits and stays a zombie until waitpid below.
+  for (int i = 0; i < 200 && wanlb::agent_alive(pid); i++) usleep(10000);
+  EXPECT_FALSE(wanlb::agent_alive(pid)) << "a zombie counted as a running agent";
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_FALSE(wanlb::agent_alive(pid));
+  EXPECT_FALSE(wanlb::agent_alive(0));
+  close(go[0]);
+  close(go[1]);
+}
+
+}  // namespace

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * wanlb LAN fast path (XDP on LAN interfaces configured `mode: xdp`).
+ *
+ * Classifies every frame with the same code and the same maps as
+ * wanlb_tc_lan (decide.h), then, for routed WANs without NAT, forwards the
+ * packet itself: route lookup in the chosen WAN's own table
+ * (bpf_fib_lookup with BPF_FIB_LOOKUP_DIRECT | BPF_FIB_LOOKUP_TBID), TTL /
+ * hop limit decrement, new Ethernet header, bpf_redirect to the WAN.
+ *
+ * Everything it cannot finish goes to the stack (XDP_PASS) with the
+ * decision in the frame's metadata (struct wanlb_xdp_meta): the WAN NATs
+ * this family, the flow is the reply of an inbound connection (possibly
+ * DNATed), a fragment, a VLAN tag, a multicast MAC, an expiring TTL, IPv6
+ * hop-by-hop options, no route / no neighbour / MTU in the WAN's table, a
+ * bypassed destination, no WAN at all. wanlb_tc_lan, attached to the same
+ * interface, reads the metadata and sets the WAN's mark without classifying
+ * again, so every counter moves exactly once and a flow has the same WAN
+ * on both paths.
+ *
+ * Frames XDP could not reserve metadata for (a driver without metadata
+ * support) are passed untouched: wanlb_tc_lan then does all the work, as
+ * in tc mode.
+ */
+#define WANLB_XDP 1
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "wanlb/dp_shared.h"
+#include "maps.h"
+#include "parsing.h"
+#include "decide.h"
+
+/* IPv4 TTL decrement with an incremental checksum update (ip_decrease_ttl). */
+static __always_inline void wanlb_ipv4_decrease_ttl(struct iphdr *iph)
+{
+	__u32 check = (__u32)iph->check;
+
+	check += (__u32)bpf_htons(0x0100);
+	iph->check = (__sum16)(check + (check >= 0xFFFF));
+	iph->ttl--;
+}
+
+/* Try to forward the packet to the chosen WAN. Returns XDP_REDIRECT when
+ * done, else XDP_PASS with the reason in *reason. */
+static __always_inline int wanlb_xdp_forward(struct xdp_md *ctx, const struct wanlb_packet *pkt,
+					     const struct wanlb_choice *choice, __u32 *reason)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct bpf_fib_lookup fib = {};
+	struct ethhdr *eth = data;
+	const struct wanlb_wan *wan = choice->wan;
+	int v4 = pkt->key.family == AF_INET;
+	long rc;
+
+	if (!(wan->flags & (v4 ? WANLB_WAN_F_NO_NAT : WANLB_WAN_F_NO_NAT6))) {
+		*reason = WANLB_XDP_PASS_NAT;
+		return XDP_PASS;
+	}
+	/* The reply of a connection that came in from a WAN may be
+	 * port-forwarded (DNAT): only conntrack can translate it back. */
+	if (choice->flow_flags & WANLB_FLOW_F_INBOUND) {
+		*reason = WANLB_XDP_PASS_INBOUND;
+		return XDP_PASS;
+	}
+	if (pkt->is_fragment) {
+		*reason = WANLB_XDP_PASS_FRAGMENT;
+		return XDP_PASS;
+	}
+	*reason = WANLB_XDP_PASS_L2;
+	if ((void *)(eth + 1) > data_end)
+		return XDP_PASS;
+	/* Untagged unicast only: VLAN sub-interfaces and multicast are the
+	 * stack's. */
+	if (eth->h_dest[0] & 1)
+		return XDP_PASS;
+
+	fib.ifindex = ctx->ingress_ifindex;
+	fib.l4_protocol = pkt->key.proto;
+	fib.sport = pkt->key.sport;
+	fib.dport = pkt->key.dport;
+	fib.tbid = wan->table;
+
+	if (v4) {
+		struct iphdr *iph = (void *)(eth + 1);
+
+		if (eth->h_proto != bpf_htons(ETH_P_IP) || (void *)(iph + 1) > data_end)
+			return XDP_PASS;
+		if (iph->ttl <= 1) {
+			*reason = WANLB_XDP_PASS_TTL; /* ICMP time exceeded is the stack's */
+			return XDP_PASS;
+		}
+		fib.family = AF_INET;
+		fib.tos = iph->tos;
+		fib.tot_len = bpf_ntohs(iph->tot_len);
+		fib.ipv4_src = iph->saddr;
+		fib.ipv4_dst = iph->daddr;
+		rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), BPF_FIB_LOOKUP_DIRECT | BPF_FIB_LOOKUP_TBID);
+		if (rc != BPF_FIB_LKUP_RET_SUCCESS) {
+			*reason = WANLB_XDP_PASS_FIB;
+			return XDP_PASS;
+		}
+		wanlb_ipv4_decrease_ttl(iph);
+	} else {
+		struct ipv6hdr *ip6h = (void *)(eth + 1);
+
+		if (eth->h_proto != bpf_htons(ETH_P_IPV6) || (void *)(ip6h + 1) > data_end)
+			return XDP_PASS;
+		if (ip6h->hop_limit <= 1 || ip6h->nexthdr == IPPROTO_HOPOPTS) {
+			*reason = WANLB_XDP_PASS_TTL;
+			return XDP_PASS;
+		}
+		fib.family = AF_INET6;
+		fib.flowinfo = *(__be32 *)ip6h & bpf_htonl(0x0FFFFFFF);
+		fib.tot_len = sizeof(*ip6h) + bpf_ntohs(ip6h->payload_len);
+		__builtin_memcpy(fib.ipv6_src, &ip6h->saddr, sizeof(fib.ipv6_src));
+		__builtin_memcpy(fib.ipv6_dst, &ip6h->daddr, sizeof(fib.ipv6_dst));
+		rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), BPF_FIB_LOOKUP_DIRECT | BPF_FIB_LOOKUP_TBID);
+		if (rc != BPF_FIB_LKUP_RET_SUCCESS) {
+			*reason = WANLB_XDP_PASS_FIB;
+			return XDP_PASS;
+		}
+		ip6h->hop_limit--;
+	}
+	__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
+	return bpf_redirect(fib.ifindex, 0);
+}
+
+SEC("xdp")
+int wanlb_xdp_lan(struct xdp_md *ctx)
+{
+	struct wanlb_packet pkt = {};
+	struct wanlb_choice choice;
+	struct wanlb_xdp_meta *meta;
+	struct wanlb_config *cfg;
+	void *data, *data_end;
+	__u32 zero = 0, len, reason = WANLB_XDP_PASS_UNBALANCED;
+	int rc, act;
+
+	/* Room for the decision first: without it, tc must do everything. */
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)))
+		return XDP_PASS;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	meta = (void *)(long)ctx->data_meta;
+	if ((void *)(meta + 1) > data)
+		return XDP_PASS;
+	meta->magic = WANLB_XDP_META_MAGIC;
+	meta->wan_id = 0;
+	meta->flags = 0;
+	meta->reason = WANLB_XDP_PASS_UNBALANCED;
+	len = data_end - data;
+
+	rc = wanlb_parse_frame(data, data_end, len, &pkt);
+	if (rc == WANLB_PARSE_NOT_IP) {
+		wanlb_count(WANLB_CNT_NON_IP);
+		return XDP_PASS;
+	}
+	if (rc != WANLB_PARSE_OK) {
+		wanlb_count(WANLB_CNT_UNPARSABLE);
+		return XDP_PASS;
+	}
+	if (pkt.is_fragment)
+		wanlb_count(WANLB_CNT_FRAGMENTS);
+
+	cfg = bpf_map_lookup_elem(&wanlb_config, &zero);
+	if (!cfg) {
+		meta->magic = 0; /* not configured: let tc decide */
+		return XDP_PASS;
+	}
+
+	if (!wanlb_decide(ctx, &pkt, cfg, &choice))
+		return XDP_PASS; /* unbalanced, counted */
+
+	act = wanlb_xdp_forward(ctx, &pkt, &choice, &reason);
+	if (act == XDP_REDIRECT) {
+		wanlb_count_wan(choice.wan_id, len, choice.new_flow);
+		wanlb_count(WANLB_CNT_XDP_REDIRECT);
+		return XDP_REDIRECT;
+	}
+
+	/* To the stack with the decision; packet pointers are re-derived
+	 * after the helpers above. */
+	data = (void *)(long)ctx->data;
+	meta = (void *)(long)ctx->data_meta;
+	if ((void *)(meta + 1) > data)
+		return XDP_PASS;
+	meta->magic = WANLB_XDP_META_MAGIC;
+	meta->wan_id = choice.wan_id;
+	meta->flags = choice.new_flow ? WANLB_XDP_META_F_NEW_FLOW : 0;
+	meta->reason = reason;
+	return XDP_PASS;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
