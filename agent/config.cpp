@@ -6,6 +6,9 @@
 // agent with a message naming file, line and key, never be guessed at.
 #include "config.h"
 
+#include <sstream>
+#include <yaml-cpp/eventhandler.h>
+
 #include "lan_match.h"  // is_interface_pattern
 #include "metrics.h"  // parse_listen_address
 #include <arpa/inet.h>
@@ -400,6 +403,56 @@ bool valid_policy_name(const std::string& s) {
   return true;
 }
 
+// Keys and values from the file end up in error messages: escape control
+// bytes (a NUL would cut the message short, an escape sequence or newline
+// would let a file forge terminal output).
+std::string printable(const std::string& text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (c >= 0x20 && c != 0x7f) {
+      out += static_cast<char>(c);
+      continue;
+    }
+    char buf[8];
+    std::snprintf(buf, sizeof(buf), "\\x%02x", c);
+    out += buf;
+  }
+  return out;
+}
+
+// Counts YAML documents without building them, at most `limit`. yaml-cpp
+// 0.7's LoadAll loops forever on some malformed input (e.g. a lone ","),
+// so documents are counted with a bounded walk and the file is then read
+// with YAML::Load.
+class DocCounter : public YAML::EventHandler {
+ public:
+  int docs = 0;
+  int second_line = 0;  // line of the second document's first node
+  void OnDocumentStart(const YAML::Mark& m) override {
+    if (++docs == 2) fallback_line_ = m.line + 1;
+  }
+  void OnDocumentEnd() override {
+    if (docs == 2 && second_line == 0) second_line = fallback_line_;
+  }
+  void OnNull(const YAML::Mark& m, YAML::anchor_t) override { node(m); }
+  void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { node(m); }
+  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t, const std::string&) override { node(m); }
+  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    node(m);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    node(m);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void node(const YAML::Mark& m) {
+    if (docs == 2 && second_line == 0) second_line = m.line + 1;
+  }
+  int fallback_line_ = 1;
+};
+
 class Parser {
  public:
   explicit Parser(const std::string& source) : src_(source), dir_(dir_of(source)) {}
@@ -407,7 +460,7 @@ class Parser {
 
  private:
   [[noreturn]] void fail(int line, const std::string& path, const std::string& problem) const {
-    throw ConfigError(src_ + ":" + std::to_string(line) + ": " + path + ": " + problem);
+    throw ConfigError(src_ + ":" + std::to_string(line) + ": " + printable(path) + ": " + printable(problem));
   }
 
   Fields fields(const Field& map, const std::vector<std::string>& allowed) const;
@@ -1324,20 +1377,25 @@ void Parser::parse_to(const Field& f, const Config& cfg, PolicyConfig* p) const 
 // ------------------------------------------------------------ entry points
 
 Config parse_config(const std::string& yaml_text, const std::string& source) {
-  std::vector<Node> docs;
+  Node root;
   try {
-    docs = YAML::LoadAll(yaml_text);
+    std::istringstream in(yaml_text);
+    YAML::Parser parser(in);
+    DocCounter counter;
+    for (int i = 0; i < 2 && parser.HandleNextDocument(counter); i++) {
+    }
+    if (counter.docs == 0) throw ConfigError(source + ":1: top level: empty file, expected a mapping");
+    // A second document would be silently ignored by YAML::Load.
+    if (counter.docs > 1)
+      throw ConfigError(source + ":" + std::to_string(counter.second_line ? counter.second_line : 1) +
+                        ": top level: expected one YAML document, found more");
+    root = YAML::Load(yaml_text);
   } catch (const YAML::ParserException& e) {
     throw ConfigError(source + ":" + std::to_string(e.mark.is_null() ? 1 : e.mark.line + 1) +
-                      ": YAML syntax error: " + e.msg);
+                      ": YAML syntax error: " + printable(e.msg));
   }
-  if (docs.empty()) throw ConfigError(source + ":1: top level: empty file, expected a mapping");
-  // A second document would be silently ignored by YAML::Load.
-  if (docs.size() > 1)
-    throw ConfigError(source + ":" + std::to_string(line_of(docs[1], 1)) +
-                      ": top level: expected one YAML document, found " + std::to_string(docs.size()));
   try {
-    return Parser(source).parse(docs[0]);
+    return Parser(source).parse(root);
   } catch (const YAML::Exception& e) {
     // Should not happen (every access is type-checked first), but never let
     // a yaml-cpp exception escape without the file name.

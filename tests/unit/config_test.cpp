@@ -1633,3 +1633,28 @@ TEST(Config, BadLanEntriesNameFileLineAndKey) {
 
 }  // namespace
 }  // namespace wanlb
+
+namespace {
+
+// Found by tests/fuzz/fuzz_config: yaml-cpp 0.7's LoadAll never returns on
+// some malformed input (a lone ","). The parser must answer, with an error.
+TEST(ConfigFuzzFindings, MalformedInputDoesNotHang) {
+  EXPECT_THROW(wanlb::parse_config(",\n", "c.yaml"), wanlb::ConfigError);
+  EXPECT_THROW(wanlb::parse_config(",", "c.yaml"), wanlb::ConfigError);
+}
+
+// Found by tests/fuzz/fuzz_config: control bytes from the file were copied
+// into messages (a NUL cut the message short; escapes could forge output).
+TEST(ConfigFuzzFindings, ControlBytesAreEscapedInMessages) {
+  std::string yaml = std::string("lan: [br-lan]\n\"") + '\0' + " x\e[31m\": 1\n";
+  try {
+    wanlb::parse_config(yaml, "n.yaml");
+    FAIL() << "accepted";
+  } catch (const wanlb::ConfigError& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("unknown key '\\x00 x\\x1b[31m'"), std::string::npos) << msg;
+    for (char c : msg) EXPECT_FALSE(static_cast<unsigned char>(c) < 0x20) << "raw control byte in: " << msg;
+  }
+}
+
+}  // namespace
