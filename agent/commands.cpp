@@ -1,6 +1,8 @@
 #include "commands.h"
 
 #include <arpa/inet.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <net/if.h>
 #include <time.h>
 
@@ -336,6 +338,11 @@ int cmd_cleanup(const std::string& bpffs_dir, uint32_t route_protocol) {
     spdlog::info("sysctl {}: {} -> {} (restored)", it->key, it->new_value, it->old_value);
   }
   remove_state(path);
+  // A killed agent could not unlink its control socket; no agent runs now.
+  std::string sock = control_socket_path();
+  struct stat st {};
+  if (lstat(sock.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && unlink(sock.c_str()) == 0)
+    spdlog::info("removed {}", sock);
   return 0;
 }
 
