@@ -41,7 +41,13 @@ lab_config() {
 _agent_teardown() {
     if ((AGENT_RUNS)); then
         agent_stop || true
-        ip netns exec "$LAB-rt" "$WANLB_BIN" cleanup >/dev/null 2>&1 || true
+        # cleanup refuses while an agent still runs; the agent has been
+        # waited for, but retry briefly rather than leave its state behind.
+        local i
+        for i in 1 2 3 4 5 6 7 8 9 10; do
+            ip netns exec "$LAB-rt" "$WANLB_BIN" cleanup >/dev/null 2>&1 && break
+            sleep 0.3
+        done
     fi
     lab_stop
 }
@@ -62,10 +68,23 @@ agent_start() {
     log "agent $name ready"
 }
 
-# agent_stop: SIGTERM the agent; the data path stays in place.
+# agent_stop: SIGTERM the agent and wait until it has exited (it writes its
+# state file on the way out); the data path stays in place.
 agent_stop() {
     [[ -n "${AGENT_NAME:-}" ]] || return 0
+    local pids=() pid start name rest i
+    if [[ -f "/run/wanlb-lab/$LAB.pids" ]]; then
+        while read -r pid start name rest; do
+            [[ "$name" == "$AGENT_NAME" ]] && pids+=("$pid")
+        done <"/run/wanlb-lab/$LAB.pids"
+    fi
     lab stop "$AGENT_NAME" >/dev/null 2>&1 || true
+    for pid in "${pids[@]}"; do
+        for i in $(seq 50); do
+            [[ -e /proc/$pid ]] && [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) != Z ]] || break
+            sleep 0.1
+        done
+    done
     AGENT_NAME=""
 }
 
