@@ -69,10 +69,12 @@ log "C: via isp1 (NAT) $via1, via isp2 (no NAT) $via2"
 assert_eq "C: total" "$((via1 + via2))" 400
 assert_between "C: connections via isp2 (no NAT)" "$via2" 120 280
 f1=$(wanlb_rt status --json | jq '[.wans[] | {(.name): .new_flows}] | add')
-assert_eq "C: isp1 new flows = connections the server saw from 10.100.1.2" \
-    "$(($(jq .isp1 <<<"$f1") - $(jq .isp1 <<<"$f0")))" "$via1"
-assert_eq "C: isp2 new flows = connections the server saw from client addresses" \
-    "$(($(jq .isp2 <<<"$f1") - $(jq .isp2 <<<"$f0")))" "$via2"
+# New flows count every new 5-tuple, so a stray packet of the router's
+# neighbours (ICMPv6, a retransmitted SYN on a reused port) may add one or two.
+assert_between "C: isp1 new flows vs connections the server saw from 10.100.1.2" \
+    "$(($(jq .isp1 <<<"$f1") - $(jq .isp1 <<<"$f0")))" "$via1" "$((via1 + 3))"
+assert_between "C: isp2 new flows vs connections the server saw from client addresses" \
+    "$(($(jq .isp2 <<<"$f1") - $(jq .isp2 <<<"$f0")))" "$via2" "$((via2 + 3))"
 assert_eq "C: packets dropped by an ISP for another WAN's address" \
     "$(($(bcp38_drops 1 wrong-wan) + $(bcp38_drops 2 wrong-wan)))" 0
 log "C: packets with a LAN source dropped at isp1 (not NATed; e.g. late packets of finished connections): $(bcp38_drops 1 spoofed)"
