@@ -12,6 +12,8 @@
 # printed next to the targets and the usual defaults of other routers.
 # Usage: bench/failover_bench.sh [--rounds N] [--markdown docs/benchmarks.md]
 set -euo pipefail
+# shellcheck source=md_section.sh
+source "$(dirname "${BASH_SOURCE[0]}")/md_section.sh"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ROUNDS=5
 MARKDOWN=""
@@ -106,15 +108,5 @@ table=$(
 )
 echo "$table"
 if [[ -n "$MARKDOWN" ]]; then
-    begin="<!-- failover_bench:begin -->"
-    end="<!-- failover_bench:end -->"
-    if grep -qF "$begin" "$MARKDOWN"; then
-        awk -v b="$begin" -v e="$end" -v t="$table" '
-            $0 == b {print; print t; skip=1; next}
-            $0 == e {skip=0}
-            !skip {print}' "$MARKDOWN" >"$MARKDOWN.tmp" && mv "$MARKDOWN.tmp" "$MARKDOWN"
-    else
-        printf '\n## Failover\n\n`bench/failover_bench.sh --markdown docs/benchmarks.md` (root).\n\n%s\n%s\n%s\n' \
-            "$begin" "$table" "$end" >>"$MARKDOWN"
-    fi
+    write_md_section "$MARKDOWN" failover_bench "Failover" "bench/failover_bench.sh --markdown docs/benchmarks.md" "$table"
 fi

@@ -41,6 +41,8 @@
 #                                  [--rounds N] [--wans-max N] [--no-bpf-bench]
 # Env: WANLB_BIN, WANLB_PKTGEN, WANLB_BENCH_BPF override the binaries.
 set -euo pipefail
+# shellcheck source=md_section.sh
+source "$(dirname "${BASH_SOURCE[0]}")/md_section.sh"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SECS=3
 ROUNDS=3
@@ -436,16 +438,6 @@ printf '%-42s %-10s %9s %9s %7s %5s %6s  %-26s %7s  %s\n' method NAT pps offered
 printf '%s' "$rows_txt"
 
 if [[ -n "$MARKDOWN" ]]; then
-    begin="<!-- forwarding_bench:begin -->"
-    end="<!-- forwarding_bench:end -->"
-    if grep -qF "$begin" "$MARKDOWN"; then
-        awk -v b="$begin" -v e="$end" -v t="$table" '
-            $0 == b {print; print t; skip=1; next}
-            $0 == e {skip=0}
-            !skip {print}' "$MARKDOWN" >"$MARKDOWN.tmp" && mv "$MARKDOWN.tmp" "$MARKDOWN"
-    else
-        printf '\n## Forwarding rate\n\n`sudo bench/forwarding_bench.sh --markdown docs/benchmarks.md`\n\n%s\n%s\n%s\n' \
-            "$begin" "$table" "$end" >>"$MARKDOWN"
-    fi
+    write_md_section "$MARKDOWN" forwarding_bench "Forwarding rate" "sudo bench/forwarding_bench.sh --markdown docs/benchmarks.md" "$table"
     log "wrote $MARKDOWN"
 fi

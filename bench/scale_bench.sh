@@ -34,6 +34,8 @@
 # Usage: bench/scale_bench.sh [--markdown docs/benchmarks.md] [--rest-seconds N]
 # Env: WANLB_BIN, WANLB_PKTGEN, WANLB_BENCH_SCALE override the binaries.
 set -euo pipefail
+# shellcheck source=md_section.sh
+source "$(dirname "${BASH_SOURCE[0]}")/md_section.sh"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 MARKDOWN=""
 REST=60
@@ -346,16 +348,6 @@ table=$(
 echo
 echo "$table"
 if [[ -n "$MARKDOWN" ]]; then
-    begin="<!-- scale_bench:begin -->"
-    end="<!-- scale_bench:end -->"
-    if grep -qF "$begin" "$MARKDOWN"; then
-        awk -v b="$begin" -v e="$end" -v t="$table" '
-            $0 == b {print; print t; skip=1; next}
-            $0 == e {skip=0}
-            !skip {print}' "$MARKDOWN" >"$MARKDOWN.tmp" && mv "$MARKDOWN.tmp" "$MARKDOWN"
-    else
-        printf '\n## Scale\n\n`sudo bench/scale_bench.sh --markdown docs/benchmarks.md`\n\n%s\n%s\n%s\n' \
-            "$begin" "$table" "$end" >>"$MARKDOWN"
-    fi
+    write_md_section "$MARKDOWN" scale_bench "Scale" "sudo bench/scale_bench.sh --markdown docs/benchmarks.md" "$table"
     log "wrote $MARKDOWN"
 fi
