@@ -468,8 +468,9 @@ void Agent::apply_nft() {
   std::vector<NftWan> wans;
   for (const auto& w : cfg_.wans) wans.push_back({w.interface, w.mark, w.nat, w.nat6});
   if (!nft_) nft_ = std::make_unique<Nft>();
-  nft_->apply(render_nft_ruleset(wans, cfg_.mark_mask));
-  spdlog::info("nftables: table inet {} applied (NAT and inbound tagging for {} WANs)", kNftTable, wans.size());
+  nft_->apply(render_nft_ruleset(wans, cfg_.mark_mask, cfg_.inbound_conntrack));
+  spdlog::info("nftables: table inet {} applied (NAT{} for {} WANs)", kNftTable,
+               cfg_.inbound_conntrack ? " and inbound tagging" : "", wans.size());
 }
 
 // Carrier and presence of every WAN interface; remember its addresses

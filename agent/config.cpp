@@ -168,7 +168,7 @@ const std::vector<std::string> kTopKeys = {"lan",         "classifier",    "flow
                                            "mark_mask",   "first_table",   "rule_priority",   "route_protocol",
                                            "bpffs_dir",   "hook",          "sticky",          "sticky_timeout",
                                            "local_table", "metrics",       "control_group",   "policies",
-                                           "wans"};
+                                           "inbound",     "wans"};
 const std::vector<std::string> kLanKeys = {"interface", "mode"};
 const std::vector<std::string> kWanKeys = {"name",   "interface", "gateway", "gateway6", "tier", "weight",
                                            "nat",    "nat6",      "mark",    "table",    "probe"};
@@ -177,6 +177,7 @@ const std::vector<std::string> kProbeKeys = {"method", "targets",     "interval"
 const std::vector<std::string> kProbeMethods = {"icmp", "arp", "none"};
 const std::vector<std::string> kNatModes = {"masquerade", "none"};
 const std::vector<std::string> kStickyModes = {"none", "pair"};
+const std::vector<std::string> kInboundModes = {"conntrack", "none"};
 const std::vector<std::string> kPolicyKeys = {"name", "source", "destination", "protocol", "ports", "to", "order"};
 const std::vector<std::string> kPolicyOrders = {"as-listed", "lowest-rtt"};
 const std::vector<std::string> kProtocols = {"tcp", "udp", "icmp", "icmpv6"};
@@ -482,6 +483,7 @@ class Parser {
   void parse_gateway6(const Field& f, WanConfig* w) const;
   NatMode parse_nat(const Field& f) const;
   void parse_sticky(const Fields& f, Config* cfg) const;
+  void parse_inbound(const Fields& f, Config* cfg) const;
   void parse_probe(const Fields& wan_fields, const Field& item, WanConfig* w) const;
   std::vector<ProbeTarget> parse_targets(const Field& f, const WanConfig& w) const;
 
@@ -678,6 +680,7 @@ void Parser::parse_top(const Fields& f, Config* cfg) {
       fail(g.line, g.path, "'" + cfg->control_group + "' is not a valid group name ([a-z_][a-z0-9_-]{0,31})");
   }
   parse_sticky(f, cfg);
+  parse_inbound(f, cfg);
   parse_wans(f.at("wans"), cfg);
 }
 
@@ -845,6 +848,17 @@ NatMode Parser::parse_nat(const Field& f) const {
   if (text == "masquerade") return NatMode::Masquerade;
   if (text == "none") return NatMode::None;
   fail(f.line, f.path, "unknown NAT mode '" + text + "' (allowed: " + join(kNatModes) + ")");
+}
+
+// `inbound: conntrack` (default) tags connections that start on a WAN in
+// conntrack so their replies leave by that WAN; `none` leaves conntrack out
+// of wanlb entirely (with no NAT either, the kernel never loads it).
+void Parser::parse_inbound(const Fields& f, Config* cfg) const {
+  if (!f.count("inbound")) return;
+  const Field& m = f.at("inbound");
+  const std::string text = scalar(m, "an inbound mode");
+  if (text == "none") cfg->inbound_conntrack = false;
+  else if (text != "conntrack") fail(m.line, m.path, "unknown inbound mode '" + text + "' (allowed: " + join(kInboundModes) + ")");
 }
 
 void Parser::parse_sticky(const Fields& f, Config* cfg) const {

@@ -155,6 +155,7 @@ struct Config {
   std::string control_group;         // `control_group`: a group that may use the control socket too
   std::vector<PolicyConfig> policies;  // <= WANLB_MAX_POLICIES, in order
   bool sticky_pair = false;          // `sticky: pair` (default `none`)
+  bool inbound_conntrack = true;     // `inbound: conntrack` (default) / `none`
   uint32_t sticky_timeout_ms = 600000;  // `sticky_timeout`, 1s..24h, default 10m
   uint32_t local_table = 0;          // resolved: `local_table`, default first_table + 64; the router's
                                      // own traffic uses it (a default route over the live WANs)

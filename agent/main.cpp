@@ -37,8 +37,6 @@ int libbpf_to_spdlog(libbpf_print_level level, const char* fmt, va_list args) {
   return n;
 }
 
-bool interface_exists(const std::string& name) { return if_nametoindex(name.c_str()) != 0; }
-
 // Parse and validate; print the error and return nullopt on failure.
 std::optional<wanlb::Config> load_valid(const std::string& path, bool check_interfaces) {
   try {

@@ -7,6 +7,7 @@
 
 #include <nftables/libnftables.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
@@ -42,7 +43,7 @@ std::string hex32(uint32_t v) {
 
 }  // namespace
 
-std::string render_nft_ruleset(const std::vector<NftWan>& wans, uint32_t mark_mask) {
+std::string render_nft_ruleset(const std::vector<NftWan>& wans, uint32_t mark_mask, bool tag_inbound) {
   if (mark_mask == 0 && !wans.empty()) throw std::invalid_argument("nft: the mark mask is 0");
   // Validate everything before writing anything.
   std::vector<std::string> quoted;
@@ -55,29 +56,38 @@ std::string render_nft_ruleset(const std::vector<NftWan>& wans, uint32_t mark_ma
   }
 
   // WANs in the given order (the config's), so the same input always gives
-  // the same text.
+  // the same text. A chain is only written when it has rules: an empty
+  // `nat` chain still registers the NAT hooks, and with neither chain
+  // conntrack is never loaded for wanlb (`inbound: none`, no NAT).
+  const bool any_nat = std::any_of(wans.begin(), wans.end(), [](const NftWan& w) {
+    return w.nat4 == NatMode::Masquerade || w.nat6 == NatMode::Masquerade;
+  });
   std::string out;
   out += "table inet wanlb {\n";
-  out += "\t# A connection that starts on a WAN (its first packet comes in there:\n";
-  out += "\t# port forwards, services on the router) gets that WAN's mark in the\n";
-  out += "\t# mark mask's bits of its conntrack mark (other bits are kept), so the\n";
-  out += "\t# data path sends its replies back out through the same WAN.\n";
-  out += "\tchain prerouting {\n";
-  out += "\t\ttype filter hook prerouting priority mangle; policy accept;\n";
-  for (size_t i = 0; i < wans.size(); ++i) {
-    out += "\t\tiifname " + quoted[i] + " ct state new ct mark set ct mark and " + hex32(~mark_mask) + " or " +
-           hex32(wans[i].mark) + "\n";
+  if (tag_inbound && !wans.empty()) {
+    out += "\t# A connection that starts on a WAN (its first packet comes in there:\n";
+    out += "\t# port forwards, services on the router) gets that WAN's mark in the\n";
+    out += "\t# mark mask's bits of its conntrack mark (other bits are kept), so the\n";
+    out += "\t# data path sends its replies back out through the same WAN.\n";
+    out += "\tchain prerouting {\n";
+    out += "\t\ttype filter hook prerouting priority mangle; policy accept;\n";
+    for (size_t i = 0; i < wans.size(); ++i) {
+      out += "\t\tiifname " + quoted[i] + " ct state new ct mark set ct mark and " + hex32(~mark_mask) + " or " +
+             hex32(wans[i].mark) + "\n";
+    }
+    out += "\t}\n";
   }
-  out += "\t}\n";
-  out += "\n";
-  out += "\t# Source NAT to the WAN's address, per WAN and address family (nat / nat6).\n";
-  out += "\tchain postrouting {\n";
-  out += "\t\ttype nat hook postrouting priority srcnat; policy accept;\n";
-  for (size_t i = 0; i < wans.size(); ++i) {
-    if (wans[i].nat4 == NatMode::Masquerade) out += "\t\tmeta nfproto ipv4 oifname " + quoted[i] + " masquerade\n";
-    if (wans[i].nat6 == NatMode::Masquerade) out += "\t\tmeta nfproto ipv6 oifname " + quoted[i] + " masquerade\n";
+  if (any_nat) {
+    if (tag_inbound && !wans.empty()) out += "\n";
+    out += "\t# Source NAT to the WAN's address, per WAN and address family (nat / nat6).\n";
+    out += "\tchain postrouting {\n";
+    out += "\t\ttype nat hook postrouting priority srcnat; policy accept;\n";
+    for (size_t i = 0; i < wans.size(); ++i) {
+      if (wans[i].nat4 == NatMode::Masquerade) out += "\t\tmeta nfproto ipv4 oifname " + quoted[i] + " masquerade\n";
+      if (wans[i].nat6 == NatMode::Masquerade) out += "\t\tmeta nfproto ipv6 oifname " + quoted[i] + " masquerade\n";
+    }
+    out += "\t}\n";
   }
-  out += "\t}\n";
   out += "}\n";
   return out;
 }

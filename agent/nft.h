@@ -28,7 +28,9 @@ struct NftWan {
 };
 
 // The ruleset text (nft syntax) for these WANs. Pure, for tests and `check`.
-std::string render_nft_ruleset(const std::vector<NftWan>& wans, uint32_t mark_mask);
+// tag_inbound: the conntrack tagging of connections that start on a WAN
+// (`inbound: conntrack`).
+std::string render_nft_ruleset(const std::vector<NftWan>& wans, uint32_t mark_mask, bool tag_inbound = true);
 
 class Nft {
  public:

@@ -43,9 +43,10 @@ wanlb_config plan_dp_config(const Config& cfg, uint32_t hash_seed) {
   c.classifier = cfg.classifier;
   c.mark_mask = cfg.mark_mask;
   c.hash_seed = hash_seed;
-  // wanlb's nftables table always tags inbound connections, so the data
-  // path always looks for them.
-  c.flags = WANLB_CFG_F_INBOUND | (cfg.sticky_pair ? WANLB_CFG_F_STICKY_PAIR : 0);
+  // With `inbound: conntrack` wanlb's nftables table tags inbound
+  // connections, so the data path looks for them; without it there is
+  // nothing to find.
+  c.flags = (cfg.inbound_conntrack ? WANLB_CFG_F_INBOUND : 0) | (cfg.sticky_pair ? WANLB_CFG_F_STICKY_PAIR : 0);
   c.n_policies = static_cast<uint32_t>(cfg.policies.size());
   c.sticky_timeout_s = cfg.sticky_timeout_ms / 1000;
   return c;

@@ -1,30 +1,49 @@
-// wanlb-pktgen: a small UDP/IPv4 packet generator for the benchmarks.
+// wanlb-pktgen: a UDP/IPv4 packet generator for the benchmarks, with two
+// engines.
 //
-// Prebuilt Ethernet frames are sent with sendmmsg(2) on an AF_PACKET socket
-// (PACKET_QDISC_BYPASS: straight to the driver's xmit, no qdisc), so the
-// sender costs little next to the router under test. Frame k of a run goes
-// to flow k % flows: every packet belongs to another flow, as in a busy LAN.
+//   --engine xdp (the forwarding benchmark's): frames are made in the kernel
+//     by bpf/bench_xdpgen.bpf.c, run with BPF_PROG_RUN in live-frames mode
+//     (BPF_F_TEST_XDP_LIVE_FRAMES, as xdp-trafficgen from xdp-tools does) and
+//     redirected into --dev as XDP frames. No skb and no socket on the
+//     sending side, so one CPU offers several million frames per second and
+//     the router, not the generator, sets the rate. The receiving end of
+//     the veth needs NAPI (GRO on, or an XDP program): frames its ring has
+//     no room for are refused and show as --dev's tx_dropped, which the
+//     JSON line reports as `errors`.
+//   --engine packet (default; paced loss tests): prebuilt frames sent with
+//     sendmmsg(2) on an AF_PACKET socket (PACKET_QDISC_BYPASS); `errors`
+//     counts the frames the kernel refused (ENOBUFS: the receiver's backlog
+//     was full). --rate PPS paces the packets evenly.
+//
+// Frame k of a run goes to flow k % flows: every packet belongs to another
+// flow, as in a busy LAN.
 //
 //   flow i:  source      SRC + (i % src-count)
 //            destination DST + (i % dst-count)
-//            UDP source port  sport + (i % 65536 - sport wraps within 1024..65535)
+//            UDP source port  sport + i (wraps within 1024..65535; the xdp
+//                             engine requires sport + flows <= 65536)
 //            UDP destination port  dport
 //
-// Full speed by default; --rate PPS paces the packets evenly (for loss
-// counting at a constant rate). At the end one JSON line goes to stdout:
-// {"sent":N,"errors":E,"seconds":S,"pps":P,"attempted_pps":A}. `sent` counts
-// the frames the device accepted; `errors` counts frames the kernel refused
-// (ENOBUFS: the receiver's backlog was full, i.e. the frame was dropped
-// before the router); attempted = sent + errors.
+// At the end one JSON line goes to stdout:
+// {"sent":N,"errors":E,"seconds":S,"pps":P,"attempted_pps":A}, attempted =
+// sent + errors.
 //
-// It only ever sends on the interface it is given, in the network namespace
-// it is run in (the benchmarks run it in a namespace of their own).
+// --attach-sink DEV (repeatable, nothing else needed) instead attaches
+// bench_xdpgen_sink (drop UDP, pass the rest) to each DEV in native XDP mode
+// and exits; the program stays until the device is deleted.
+//
+// It only ever touches the interfaces it is given, in the network namespace
+// it is run in (the benchmarks run it in namespaces of their own).
 //
 // Usage: wanlb-pktgen --dev IF --dst-mac MAC --src A --dst A [--src-count N]
 //        [--dst-count N] [--flows N] [--sport P] [--dport P] [--size BYTES]
-//        [--seconds S] [--rate PPS] [--batch N]
+//        [--seconds S] [--engine packet|xdp] [--rate PPS] [--batch N]
+//        wanlb-pktgen --attach-sink IF [--attach-sink IF ...]
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <linux/if_ether.h>
+#include <linux/if_link.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -39,8 +58,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <string>
 #include <vector>
+
+#include "bench_xdpgen.skel.h"
 
 namespace {
 
@@ -81,50 +103,99 @@ uint16_t ip_checksum(const uint8_t* hdr, size_t len) {
   return static_cast<uint16_t>(~sum);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  std::string dev, dst_mac_s, src_s, dst_s;
+struct Options {
+  std::string dev, dst_mac, src, dst, engine = "packet";
+  std::vector<std::string> sinks;
   unsigned src_count = 1, dst_count = 1, flows = 4096, sport = 10000, dport = 9, size = 60, batch = 64;
   double seconds = 5, rate = 0;
+};
+
+Options parse_options(int argc, char** argv) {
+  Options o;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
     auto val = [&]() -> std::string {
       if (i + 1 >= argc) die(a + " needs a value");
       return argv[++i];
     };
-    if (a == "--dev") dev = val();
-    else if (a == "--dst-mac") dst_mac_s = val();
-    else if (a == "--src") src_s = val();
-    else if (a == "--dst") dst_s = val();
-    else if (a == "--src-count") src_count = std::stoul(val());
-    else if (a == "--dst-count") dst_count = std::stoul(val());
-    else if (a == "--flows") flows = std::stoul(val());
-    else if (a == "--sport") sport = std::stoul(val());
-    else if (a == "--dport") dport = std::stoul(val());
-    else if (a == "--size") size = std::stoul(val());
-    else if (a == "--seconds") seconds = std::stod(val());
-    else if (a == "--rate") rate = std::stod(val());
-    else if (a == "--batch") batch = std::stoul(val());
+    if (a == "--dev") o.dev = val();
+    else if (a == "--dst-mac") o.dst_mac = val();
+    else if (a == "--src") o.src = val();
+    else if (a == "--dst") o.dst = val();
+    else if (a == "--src-count") o.src_count = std::stoul(val());
+    else if (a == "--dst-count") o.dst_count = std::stoul(val());
+    else if (a == "--flows") o.flows = std::stoul(val());
+    else if (a == "--sport") o.sport = std::stoul(val());
+    else if (a == "--dport") o.dport = std::stoul(val());
+    else if (a == "--size") o.size = std::stoul(val());
+    else if (a == "--seconds") o.seconds = std::stod(val());
+    else if (a == "--rate") o.rate = std::stod(val());
+    else if (a == "--batch") o.batch = std::stoul(val());
+    else if (a == "--engine") o.engine = val();
+    else if (a == "--attach-sink") o.sinks.push_back(val());
     else die("unknown argument " + a + " (see the header of bench/pktgen.cpp)");
   }
-  if (dev.empty() || dst_mac_s.empty() || src_s.empty() || dst_s.empty())
+  if (!o.sinks.empty()) return o;
+  if (o.dev.empty() || o.dst_mac.empty() || o.src.empty() || o.dst.empty())
     die("--dev, --dst-mac, --src and --dst are required");
-  if (flows < 1 || flows > (1u << 20)) die("--flows must be 1..1048576");
-  if (src_count < 1 || dst_count < 1) die("--src-count/--dst-count must be >= 1");
-  if (size < 60 || size > 1514) die("--size must be 60..1514 (frame without FCS)");
-  if (batch < 1 || batch > 1024) die("--batch must be 1..1024");
-  if (sport < 1024 || sport > 65535) die("--sport must be 1024..65535");
+  if (o.engine != "packet" && o.engine != "xdp") die("--engine must be packet or xdp");
+  if (o.flows < 1 || o.flows > (1u << 20)) die("--flows must be 1..1048576");
+  if (o.src_count < 1 || o.dst_count < 1) die("--src-count/--dst-count must be >= 1");
+  if (o.size < 60 || o.size > 1514) die("--size must be 60..1514 (frame without FCS)");
+  if (o.batch < 1 || o.batch > 1024) die("--batch must be 1..1024");
+  if (o.sport < 1024 || o.sport > 65535) die("--sport must be 1024..65535");
+  if (o.engine == "xdp" && o.sport + o.flows > 65536) die("--engine xdp: --sport + --flows must be <= 65536");
+  if (o.engine == "xdp" && o.rate > 0) die("--engine xdp sends at full speed; --rate is for --engine packet");
+  return o;
+}
 
-  uint8_t dst_mac[6], src_mac[6];
-  if (!parse_mac(dst_mac_s, dst_mac)) die("bad --dst-mac " + dst_mac_s);
+// The frame of flow i (see the header).
+void build_frame(const Options& o, const uint8_t src_mac[6], const uint8_t dst_mac[6], unsigned i, uint8_t* f) {
+  std::memset(f, 0, o.size);
+  std::memcpy(f, dst_mac, 6);
+  std::memcpy(f + 6, src_mac, 6);
+  f[12] = 0x08;
+  f[13] = 0x00;
+  uint8_t* ip = f + 14;
+  const unsigned ip_len = o.size - 14, udp_len = ip_len - 20;
+  ip[0] = 0x45;
+  ip[2] = ip_len >> 8;
+  ip[3] = ip_len & 0xff;
+  ip[6] = 0x40;  // DF
+  ip[8] = 64;
+  ip[9] = IPPROTO_UDP;
+  uint32_t s = htonl(parse_ip(o.src) + (i % o.src_count)), d = htonl(parse_ip(o.dst) + (i % o.dst_count));
+  std::memcpy(ip + 12, &s, 4);
+  std::memcpy(ip + 16, &d, 4);
+  uint16_t c = htons(ip_checksum(ip, 20));
+  std::memcpy(ip + 10, &c, 2);
+  uint8_t* udp = ip + 20;
+  unsigned sp = 1024 + (o.sport - 1024 + i) % (65536 - 1024);
+  udp[0] = sp >> 8;
+  udp[1] = sp & 0xff;
+  udp[2] = o.dport >> 8;
+  udp[3] = o.dport & 0xff;
+  udp[4] = udp_len >> 8;
+  udp[5] = udp_len & 0xff;  // checksum 0: none (allowed for UDP over IPv4)
+  for (unsigned k = 8; k < udp_len; k++) udp[k] = static_cast<uint8_t>(k);
+}
+
+void report(uint64_t sent, uint64_t errors, double el) {
+  std::printf("{\"sent\":%llu,\"errors\":%llu,\"seconds\":%.3f,\"pps\":%.0f,\"attempted_pps\":%.0f}\n",
+              static_cast<unsigned long long>(sent), static_cast<unsigned long long>(errors), el, sent / el,
+              (sent + errors) / el);
+}
+
+// ------------------------------------------------------------ packet engine
+void run_packet(const Options& o, const uint8_t dst_mac[6]) {
   int fd = socket(AF_PACKET, SOCK_RAW, 0);  // protocol 0: send only, never receives
   if (fd < 0) die(std::string("socket(AF_PACKET): ") + std::strerror(errno));
-  unsigned ifindex = if_nametoindex(dev.c_str());
-  if (!ifindex) die("no interface " + dev);
+  unsigned ifindex = if_nametoindex(o.dev.c_str());
+  if (!ifindex) die("no interface " + o.dev);
   ifreq ifr{};
-  std::snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", dev.c_str());
+  std::snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "%s", o.dev.c_str());
   if (ioctl(fd, SIOCGIFHWADDR, &ifr) != 0) die(std::string("SIOCGIFHWADDR: ") + std::strerror(errno));
+  uint8_t src_mac[6];
   std::memcpy(src_mac, ifr.ifr_hwaddr.sa_data, 6);
   int one = 1;
   setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one);  // best effort
@@ -134,62 +205,29 @@ int main(int argc, char** argv) {
   sll.sll_ifindex = static_cast<int>(ifindex);
   if (bind(fd, reinterpret_cast<sockaddr*>(&sll), sizeof sll) != 0) die(std::string("bind: ") + std::strerror(errno));
 
-  // Prebuilt frames, one per flow.
-  const uint32_t src0 = parse_ip(src_s), dst0 = parse_ip(dst_s);
-  std::vector<uint8_t> frames(static_cast<size_t>(flows) * size, 0);
-  for (unsigned i = 0; i < flows; i++) {
-    uint8_t* f = &frames[static_cast<size_t>(i) * size];
-    std::memcpy(f, dst_mac, 6);
-    std::memcpy(f + 6, src_mac, 6);
-    f[12] = 0x08;
-    f[13] = 0x00;
-    uint8_t* ip = f + 14;
-    const unsigned ip_len = size - 14, udp_len = ip_len - 20;
-    ip[0] = 0x45;
-    ip[2] = ip_len >> 8;
-    ip[3] = ip_len & 0xff;
-    ip[6] = 0x40;  // DF
-    ip[8] = 64;
-    ip[9] = IPPROTO_UDP;
-    uint32_t s = htonl(src0 + (i % src_count)), d = htonl(dst0 + (i % dst_count));
-    std::memcpy(ip + 12, &s, 4);
-    std::memcpy(ip + 16, &d, 4);
-    uint16_t c = htons(ip_checksum(ip, 20));
-    std::memcpy(ip + 10, &c, 2);
-    uint8_t* udp = ip + 20;
-    unsigned sp = 1024 + (sport - 1024 + i) % (65536 - 1024);
-    udp[0] = sp >> 8;
-    udp[1] = sp & 0xff;
-    udp[2] = dport >> 8;
-    udp[3] = dport & 0xff;
-    udp[4] = udp_len >> 8;
-    udp[5] = udp_len & 0xff;  // checksum 0: none (allowed for UDP over IPv4)
-    for (unsigned k = 8; k < udp_len; k++) udp[k] = static_cast<uint8_t>(i + k);
-  }
+  std::vector<uint8_t> frames(static_cast<size_t>(o.flows) * o.size);  // one per flow
+  for (unsigned i = 0; i < o.flows; i++) build_frame(o, src_mac, dst_mac, i, &frames[static_cast<size_t>(i) * o.size]);
 
-  signal(SIGINT, on_signal);
-  signal(SIGTERM, on_signal);
-
-  std::vector<mmsghdr> msgs(batch);
-  std::vector<iovec> iov(batch);
+  std::vector<mmsghdr> msgs(o.batch);
+  std::vector<iovec> iov(o.batch);
   uint64_t sent = 0, errors = 0, next_flow = 0;
-  const double t0 = now_s(), t_end = t0 + seconds;
+  const double t0 = now_s(), t_end = t0 + o.seconds;
   // Pacing: with --rate, send `chunk` frames every chunk/rate seconds.
-  unsigned chunk = batch;
+  unsigned chunk = o.batch;
   double gap = 0;
-  if (rate > 0) {
-    chunk = static_cast<unsigned>(rate / 10000);  // about 10k sends per second at most
+  if (o.rate > 0) {
+    chunk = static_cast<unsigned>(o.rate / 10000);  // about 10k sends per second at most
     if (chunk < 1) chunk = 1;
-    if (chunk > batch) chunk = batch;
-    gap = chunk / rate;
+    if (chunk > o.batch) chunk = o.batch;
+    gap = chunk / o.rate;
   }
   double next_t = t0;
   uint64_t loops = 0;
   while (!g_stop) {
-    if ((++loops & 63) == 0 || rate > 0) {
+    if ((++loops & 63) == 0 || o.rate > 0) {
       double t = now_s();
       if (t >= t_end) break;
-      if (rate > 0) {
+      if (o.rate > 0) {
         if (t < next_t) {
           double wait = next_t - t;
           timespec ts{static_cast<time_t>(wait), static_cast<long>((wait - static_cast<time_t>(wait)) * 1e9)};
@@ -199,19 +237,18 @@ int main(int argc, char** argv) {
         if (next_t < t - 0.1) next_t = t;  // fell far behind (descheduled): do not burst to catch up
       }
     }
-    unsigned n = chunk;
-    for (unsigned k = 0; k < n; k++) {
-      iov[k].iov_base = &frames[static_cast<size_t>((next_flow + k) % flows) * size];
-      iov[k].iov_len = size;
+    for (unsigned k = 0; k < chunk; k++) {
+      iov[k].iov_base = &frames[static_cast<size_t>((next_flow + k) % o.flows) * o.size];
+      iov[k].iov_len = o.size;
       msgs[k].msg_hdr = msghdr{};
       msgs[k].msg_hdr.msg_iov = &iov[k];
       msgs[k].msg_hdr.msg_iovlen = 1;
     }
-    int r = sendmmsg(fd, msgs.data(), n, 0);
+    int r = sendmmsg(fd, msgs.data(), chunk, 0);
     if (r > 0) {
       sent += static_cast<unsigned>(r);
       next_flow += static_cast<unsigned>(r);
-      if (static_cast<unsigned>(r) < n) {
+      if (static_cast<unsigned>(r) < chunk) {
         // The next frame was refused (the kernel stops at the first error).
         errors++;
         next_flow++;
@@ -225,10 +262,90 @@ int main(int argc, char** argv) {
       }
     }
   }
-  double el = now_s() - t0;
-  std::printf("{\"sent\":%llu,\"errors\":%llu,\"seconds\":%.3f,\"pps\":%.0f,\"attempted_pps\":%.0f}\n",
-              static_cast<unsigned long long>(sent), static_cast<unsigned long long>(errors), el, sent / el,
-              (sent + errors) / el);
+  report(sent, errors, now_s() - t0);
   close(fd);
+}
+
+// --------------------------------------------------------------- xdp engine
+uint64_t read_stat(const std::string& dev, const char* name) {
+  std::ifstream f("/sys/class/net/" + dev + "/statistics/" + name);
+  uint64_t v = 0;
+  if (!(f >> v)) die("cannot read /sys/class/net/" + dev + "/statistics/" + name);
+  return v;
+}
+
+bool read_mac(const std::string& dev, uint8_t out[6]) {
+  std::ifstream f("/sys/class/net/" + dev + "/address");
+  std::string s;
+  return static_cast<bool>(f >> s) && parse_mac(s, out);
+}
+
+void run_xdp(const Options& o, const uint8_t dst_mac[6]) {
+  unsigned ifindex = if_nametoindex(o.dev.c_str());
+  if (!ifindex) die("no interface " + o.dev);
+  uint8_t src_mac[6];
+  if (!read_mac(o.dev, src_mac)) die("cannot read the MAC address of " + o.dev);
+  bench_xdpgen* skel = bench_xdpgen::open();
+  if (!skel) die("cannot open the generator's BPF object");
+  skel->rodata->out_ifindex = ifindex;
+  skel->rodata->flows = o.flows;
+  skel->rodata->src_base = parse_ip(o.src);
+  skel->rodata->src_count = o.src_count;
+  skel->rodata->dst_base = parse_ip(o.dst);
+  skel->rodata->dst_count = o.dst_count;
+  skel->rodata->sport_base = static_cast<uint16_t>(o.sport);
+  if (int err = bench_xdpgen::load(skel)) die("loading the generator's BPF program: " + std::string(std::strerror(-err)));
+
+  std::vector<uint8_t> frame(o.size);
+  build_frame(o, src_mac, dst_mac, 0, frame.data());
+  const uint64_t dropped0 = read_stat(o.dev, "tx_dropped");
+  uint64_t attempted = 0;
+  uint32_t repeat = 1u << 14;  // grown so that one call lasts about 20 ms
+  const double t0 = now_s(), t_end = t0 + o.seconds;
+  for (double t = t0; !g_stop && t < t_end;) {
+    LIBBPF_OPTS(bpf_test_run_opts, run, .data_in = frame.data(), .data_size_in = o.size,
+                .repeat = static_cast<int>(repeat), .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .batch_size = o.batch);
+    if (int err = bpf_prog_test_run_opts(bpf_program__fd(skel->progs.bench_xdpgen_tx), &run))
+      die("BPF_PROG_RUN (live frames): " + std::string(std::strerror(-err)));
+    attempted += repeat;
+    double t1 = now_s();
+    if (t1 - t < 0.01 && repeat < (1u << 24)) repeat *= 2;
+    t = t1;
+  }
+  const double el = now_s() - t0;
+  const uint64_t refused = read_stat(o.dev, "tx_dropped") - dropped0;
+  report(attempted - std::min(refused, attempted), refused, el);
+  bench_xdpgen::destroy(skel);
+}
+
+void attach_sinks(const std::vector<std::string>& devs) {
+  bench_xdpgen* skel = bench_xdpgen::open_and_load();
+  if (!skel) die("cannot load the sink's BPF program");
+  for (const std::string& dev : devs) {
+    unsigned ifindex = if_nametoindex(dev.c_str());
+    if (!ifindex) die("no interface " + dev);
+    if (int err = bpf_xdp_attach(static_cast<int>(ifindex), bpf_program__fd(skel->progs.bench_xdpgen_sink),
+                                 XDP_FLAGS_DRV_MODE, nullptr))
+      die("attaching the sink's XDP program to " + dev + ": " + std::strerror(-err));
+  }
+  bench_xdpgen::destroy(skel);  // the attachments keep the program
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options o = parse_options(argc, argv);
+  if (!o.sinks.empty()) {
+    attach_sinks(o.sinks);
+    return 0;
+  }
+  uint8_t dst_mac[6];
+  if (!parse_mac(o.dst_mac, dst_mac)) die("bad --dst-mac " + o.dst_mac);
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+  if (o.engine == "xdp")
+    run_xdp(o, dst_mac);
+  else
+    run_packet(o, dst_mac);
   return 0;
 }

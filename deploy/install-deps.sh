@@ -10,6 +10,7 @@ PACKAGES=(
     libsystemd-dev dpkg-dev file systemd   # sd_notify; cpack -G DEB (dpkg-shlibdeps, file); systemd-analyze
     yamllint
     libcap-dev netsniff-ng                 # least privilege (agent/privileges.cpp); trafgen for the WAN flood test
+    ethtool                                # the forwarding benchmark turns on GRO (NAPI) on its veths
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

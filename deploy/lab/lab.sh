@@ -36,7 +36,8 @@
 #
 # `up --route-lan I` (repeatable): ISP I routes the LAN prefixes
 # (192.168.77.0/24, fd00:77::/64) to the router, as if it had delegated them,
-# and the internet routes them via ISP I: for WANs without NAT.
+# and the internet routes them via the first such ISP given: for WANs
+# without NAT (with several, each ISP accepts them as a source).
 #
 # Usage as a command:
 #   lab.sh up [--prefix P] [--wans N] [--rate RATE] [--clients K] [--servers S] [--forwarding]
@@ -318,8 +319,12 @@ lab_up() (
             ((r == i)) || continue
             ip -n "$ns_isp" route add 192.168.77.0/24 via "10.100.$i.2" dev down0
             ip -n "$ns_isp" -6 route add fd00:77::/64 via "fd00:100:$i::2" dev down0
-            ip -n "$ns_inet" route add 192.168.77.0/24 via "10.200.$i.1" dev "isp$i"
-            ip -n "$ns_inet" -6 route add fd00:77::/64 via "fd00:200:$i::1" dev "isp$i"
+            # The internet reaches the prefix through the first ISP that
+            # routes it (one path, as BGP would pick).
+            if [[ "$r" == "${route_lan[0]}" ]]; then
+                ip -n "$ns_inet" route add 192.168.77.0/24 via "10.200.$i.1" dev "isp$i"
+                ip -n "$ns_inet" -6 route add fd00:77::/64 via "fd00:200:$i::1" dev "isp$i"
+            fi
             src4+=", 192.168.77.0/24"
             src6+=", fd00:77::/64"
         done

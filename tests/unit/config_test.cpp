@@ -3,6 +3,7 @@
 // key path, because that message is all an operator gets at startup.
 #include "config.h"
 #include "metrics.h"
+#include "plan.h"
 
 #include <gtest/gtest.h>
 #include <limits.h>
@@ -480,6 +481,18 @@ TEST(Config, Sticky) {
         << k.text;
   // Without sticky: pair the timeout is accepted and unused.
   EXPECT_EQ(parse(config_with_wans(1, "sticky_timeout: 1h\n")).sticky_timeout_ms, 3600000u);
+}
+
+TEST(Config, Inbound) {
+  EXPECT_TRUE(parse(config_with_wans(1)).inbound_conntrack);  // default: conntrack
+  EXPECT_TRUE(parse(config_with_wans(1, "inbound: conntrack\n")).inbound_conntrack);
+  EXPECT_FALSE(parse(config_with_wans(1, "inbound: none\n")).inbound_conntrack);
+  const std::string msg = error_of(config_with_wans(1, "inbound: bpf\n"));
+  EXPECT_EQ(msg.rfind(std::string(kSource) + ":2: inbound: ", 0), 0u) << msg;
+  EXPECT_NE(msg.find("unknown inbound mode 'bpf' (allowed: conntrack, none)"), std::string::npos) << msg;
+  // The data path looks up conntrack only when the table tags connections.
+  EXPECT_NE(plan_dp_config(parse(config_with_wans(1)), 1).flags & WANLB_CFG_F_INBOUND, 0u);
+  EXPECT_EQ(plan_dp_config(parse(config_with_wans(1, "inbound: none\n")), 1).flags & WANLB_CFG_F_INBOUND, 0u);
 }
 
 TEST(Config, RoundRobinClassifier) {

@@ -82,9 +82,26 @@ TEST(NftRender, BothFamiliesMasqueradeOrNone) {
 
   for (NftWan& x : w) x.nat4 = x.nat6 = NatMode::None;
   std::string t = render_nft_ruleset(w, 0x00ff0000);
-  EXPECT_EQ(count(chain_body(t, "postrouting"), "masquerade"), 0u) << t;
+  // No NAT at all: no nat chain, whose hooks alone would cost every packet.
+  EXPECT_EQ(t.find("chain postrouting"), std::string::npos) << t;
+  EXPECT_EQ(count(t, "masquerade"), 0u) << t;
   // The connection marks do not depend on NAT.
   EXPECT_EQ(count(chain_body(t, "prerouting"), "ct mark set"), 2u) << t;
+}
+
+// `inbound: none`: no conntrack tagging; NAT stays where configured.
+TEST(NftRender, InboundNoneDropsTheTaggingChain) {
+  std::string t = render_nft_ruleset(two_wans(), 0x00ff0000, false);
+  EXPECT_EQ(t.find("chain prerouting"), std::string::npos) << t;
+  EXPECT_EQ(count(t, "ct mark"), 0u) << t;
+  EXPECT_EQ(count(chain_body(t, "postrouting"), "masquerade"), 2u) << t;
+
+  // Neither tagging nor NAT: an empty table, so conntrack is never needed.
+  std::vector<NftWan> w = two_wans();
+  for (NftWan& x : w) x.nat4 = x.nat6 = NatMode::None;
+  t = render_nft_ruleset(w, 0x00ff0000, false);
+  EXPECT_NE(t.find("table inet wanlb {"), std::string::npos) << t;
+  EXPECT_EQ(t.find("chain"), std::string::npos) << t;
 }
 
 TEST(NftRender, MarkArithmetic) {
@@ -107,12 +124,12 @@ TEST(NftRender, Deterministic) {
   EXPECT_EQ(a, b);
 }
 
-// No WAN: the table with both base chains, empty (policy accept: a no-op).
-TEST(NftRender, NoWanGivesEmptyChains) {
+// No WAN: the table alone, without chains (a base chain, even empty,
+// registers its hook).
+TEST(NftRender, NoWanGivesEmptyTable) {
   std::string t = render_nft_ruleset({}, 0x00ff0000);
   EXPECT_NE(t.find("table inet wanlb {"), std::string::npos) << t;
-  EXPECT_NE(t.find("chain prerouting {"), std::string::npos) << t;
-  EXPECT_NE(t.find("chain postrouting {"), std::string::npos) << t;
+  EXPECT_EQ(t.find("chain"), std::string::npos) << t;
   EXPECT_EQ(count(t, "iifname"), 0u) << t;
   EXPECT_EQ(count(t, "oifname"), 0u) << t;
   EXPECT_EQ(count(t, "masquerade"), 0u) << t;

@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* Benchmark traffic, made in the kernel (bench/xdpgen.cpp, wanlb-xdpgen).
+ *
+ * bench_xdpgen_tx runs under BPF_PROG_RUN with BPF_F_TEST_XDP_LIVE_FRAMES:
+ * the kernel hands it one prepared UDP/IPv4 frame after another (recycled
+ * page-pool pages) and sends whatever it redirects, as XDP frames, into the
+ * generator's veth. Every run rewrites the frame for the next flow, so the
+ * router sees packets of many flows interleaved, as from a busy LAN, without
+ * the generator paying for an skb or a socket: it stays far faster than the
+ * router under test, and nothing of its work lands on the router's CPU.
+ *
+ *   flow i = run % flows:  source       src_base + i % src_count
+ *                          destination  dst_base + i % dst_count
+ *                          UDP source   sport_base + i
+ *
+ * bench_xdpgen_sink is the sinks' drop: UDP is dropped as the first thing
+ * (the benchmark's traffic), everything else (the agent's ICMP probes and
+ * ARP) goes on to the stack.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/udp.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+const volatile __u32 out_ifindex;
+const volatile __u32 flows = 1;
+const volatile __u32 src_base, src_count = 1; /* host byte order */
+const volatile __u32 dst_base, dst_count = 1;
+const volatile __u16 sport_base;
+
+__u64 runs; /* one generator thread: no atomics needed */
+
+static __always_inline __u16 ipv4_csum(const struct iphdr *ip)
+{
+	const __u16 *w = (const __u16 *)ip;
+	__u32 sum = 0;
+
+#pragma unroll
+	for (int i = 0; i < (int)(sizeof(*ip) / 2); i++)
+		sum += w[i];
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)~sum;
+}
+
+SEC("xdp")
+int bench_xdpgen_tx(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = (void *)(eth + 1);
+	struct udphdr *udp = (void *)(ip + 1);
+	__u32 i;
+
+	if ((void *)(udp + 1) > data_end || ip->ihl != 5)
+		return XDP_ABORTED;
+	i = (__u32)(runs++ % flows);
+	ip->saddr = bpf_htonl(src_base + i % src_count);
+	ip->daddr = bpf_htonl(dst_base + i % dst_count);
+	ip->check = 0;
+	ip->check = ipv4_csum(ip);
+	udp->source = bpf_htons((__u16)(sport_base + i));
+	udp->check = 0; /* optional for UDP over IPv4 */
+	return bpf_redirect(out_ifindex, 0);
+}
+
+SEC("xdp")
+int bench_xdpgen_sink(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = (void *)(eth + 1);
+
+	if ((void *)(ip + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return XDP_PASS;
+	return ip->protocol == IPPROTO_UDP ? XDP_DROP : XDP_PASS;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
