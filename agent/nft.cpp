@@ -71,6 +71,9 @@ std::string render_nft_ruleset(const std::vector<NftWan>& wans, uint32_t mark_ma
     out += "\t# data path sends its replies back out through the same WAN.\n";
     out += "\tchain prerouting {\n";
     out += "\t\ttype filter hook prerouting priority mangle; policy accept;\n";
+    out += "\t\t# Only a connection's first packet is tagged: every other packet\n";
+    out += "\t\t# leaves this chain after one test, however many WANs there are.\n";
+    out += "\t\tct state != new accept\n";
     for (size_t i = 0; i < wans.size(); ++i) {
       out += "\t\tiifname " + quoted[i] + " ct state new ct mark set ct mark and " + hex32(~mark_mask) + " or " +
              hex32(wans[i].mark) + "\n";

@@ -294,10 +294,12 @@ void run_xdp(const Options& o, const uint8_t dst_mac[6]) {
   skel->rodata->dst_base = parse_ip(o.dst);
   skel->rodata->dst_count = o.dst_count;
   skel->rodata->sport_base = static_cast<uint16_t>(o.sport);
-  if (int err = bench_xdpgen::load(skel)) die("loading the generator's BPF program: " + std::string(std::strerror(-err)));
-
   std::vector<uint8_t> frame(o.size);
   build_frame(o, src_mac, dst_mac, 0, frame.data());
+  static_assert(sizeof(skel->bss->hdr) == 42, "Ethernet + IPv4 + UDP");
+  std::memcpy(skel->bss->hdr, frame.data(), sizeof(skel->bss->hdr));
+  if (int err = bench_xdpgen::load(skel)) die("loading the generator's BPF program: " + std::string(std::strerror(-err)));
+
   const uint64_t dropped0 = read_stat(o.dev, "tx_dropped");
   uint64_t attempted = 0;
   uint32_t repeat = 1u << 14;  // grown so that one call lasts about 20 ms

@@ -9,6 +9,10 @@
  * the generator paying for an skb or a socket: it stays far faster than the
  * router under test, and nothing of its work lands on the router's CPU.
  *
+ * The pages are recycled and the router writes into them (TTL, Ethernet
+ * addresses, NAT), so every run first copies the whole header back from
+ * the template `hdr` (the frame of flow 0, made by wanlb-pktgen).
+ *
  *   flow i = run % flows:  source       src_base + i % src_count
  *                          destination  dst_base + i % dst_count
  *                          UDP source   sport_base + i
@@ -30,6 +34,8 @@ const volatile __u32 flows = 1;
 const volatile __u32 src_base, src_count = 1; /* host byte order */
 const volatile __u32 dst_base, dst_count = 1;
 const volatile __u16 sport_base;
+/* Not const: the compiler would fold a const array's zeroes into the code. */
+__u8 hdr[sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct udphdr)];
 
 __u64 runs; /* one generator thread: no atomics needed */
 
@@ -56,8 +62,9 @@ int bench_xdpgen_tx(struct xdp_md *ctx)
 	struct udphdr *udp = (void *)(ip + 1);
 	__u32 i;
 
-	if ((void *)(udp + 1) > data_end || ip->ihl != 5)
+	if ((void *)(udp + 1) > data_end)
 		return XDP_ABORTED;
+	__builtin_memcpy(data, hdr, sizeof(hdr));
 	i = (__u32)(runs++ % flows);
 	ip->saddr = bpf_htonl(src_base + i % src_count);
 	ip->daddr = bpf_htonl(dst_base + i % dst_count);

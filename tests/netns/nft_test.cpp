@@ -94,7 +94,8 @@ std::vector<NftWan> two_wans() {
 struct Listed {
   bool ok = false;
   json chains = json::object();        // name -> chain object
-  std::vector<json> pre, post, other;  // rules per chain
+  std::vector<json> pre, post, other;  // rules per chain (pre: the WANs' tagging rules)
+  std::vector<json> pre_guard;         // prerouting rules without an interface: the guard
 };
 
 Listed list_json() {
@@ -109,7 +110,10 @@ Listed list_json() {
     if (item.contains("rule")) {
       const json& r = item["rule"];
       std::string c = r["chain"].get<std::string>();
-      (c == "prerouting" ? l.pre : c == "postrouting" ? l.post : l.other).push_back(r);
+      if (c == "prerouting" && r.dump().find("\"iifname\"") == std::string::npos)
+        l.pre_guard.push_back(r);
+      else
+        (c == "prerouting" ? l.pre : c == "postrouting" ? l.post : l.other).push_back(r);
     }
   }
   return l;
@@ -202,6 +206,10 @@ TEST_F(NftTest, AppliesChainsAndRules) {
 
   EXPECT_EQ(mark_rule_ifnames(l), (std::vector<std::string>{"wan0", "wan1"}));
   EXPECT_EQ(masq_rules(l), (std::vector<std::string>{"ipv4 wan0", "ipv6 wan0", "ipv6 wan1"}));
+  // One guard, first in the chain: packets that are not new accept at once.
+  ASSERT_EQ(l.pre_guard.size(), 1u);
+  EXPECT_LT(l.pre_guard[0]["handle"].get<int>(), l.pre[0]["handle"].get<int>());
+  EXPECT_NE(l.pre_guard[0].dump().find("\"accept\""), std::string::npos) << l.pre_guard[0].dump();
   EXPECT_EQ(l.post.size(), 3u);
   EXPECT_TRUE(l.other.empty());
 

@@ -55,6 +55,9 @@ TEST(NftRender, TwoWansChainsAndRules) {
       << t;
   EXPECT_EQ(count(pre, "ct mark set"), 2u) << t;
   EXPECT_EQ(count(pre, "masquerade"), 0u) << t;
+  // The guard comes first, so packets of known connections skip the WANs' rules.
+  EXPECT_NE(pre.find("ct state != new accept\n"), std::string::npos) << t;
+  EXPECT_LT(pre.find("ct state != new accept"), pre.find("iifname")) << t;
   // In the config's order.
   EXPECT_LT(pre.find("\"wan0\""), pre.find("\"ppp0.7\"")) << t;
 
