@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The forwarding benchmark works end to end (a short run, figures not
+# judged): bench/forwarding_bench.sh with the baseline, wanlb tc (inbound
+# conntrack and none), nftables PCC and wanlb XDP on 2 WANs, one round of
+# 1 s. Every method must forward the generator's traffic (wanlb-pktgen's XDP
+# engine) over both WANs, the markdown table must have one row per method
+# with a router cost, and the script must leave no namespace behind.
+source "$(dirname "${BASH_SOURCE[0]}")/lab_test_lib.sh"
+need_root; need_wanlb; need_cmd ethtool chrt taskset nft conntrack jq
+PKTGEN=$(dirname "$WANLB_BIN")/wanlb-pktgen
+[[ -x "$PKTGEN" ]] || fail "$PKTGEN not built"
+(($(nproc) >= 2)) || skip "the benchmark needs 2 CPUs"
+TMP=$(mktemp -d /tmp/wanlb-test.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+
+before=$(ip netns list | awk '{print $1}' | grep '^wfb' | sort || true)
+FWB_ONLY="base 1 none,tc 2 none,tcnc 2 none,nft 2 none,xdp 2 none" WANLB_BIN="$WANLB_BIN" WANLB_PKTGEN="$PKTGEN" \
+    bash "$WANLB_SRC/bench/forwarding_bench.sh" --rounds 1 --seconds 1 --wans-max 2 --no-bpf-bench \
+    --markdown "$TMP/bench.md" >"$TMP/out" 2>"$TMP/err" || { cat "$TMP/err" >&2; fail "forwarding_bench.sh failed"; }
+after=$(ip netns list | awk '{print $1}' | grep '^wfb' | sort || true)
+assert_eq "benchmark namespaces left behind" "$(comm -13 <(echo "$before") <(echo "$after") | grep -c . || true)" 0
+
+# | method | NAT | forwarded pps | vs baseline | router ns/packet | router capacity pps | vs baseline | spread | ...
+row() { grep -F "| $1 | none |" "$TMP/bench.md" | head -1; }
+field() { awk -F'|' -v i="$2" '{gsub(/^ +| +$/, "", $(i + 1)); print $(i + 1)}' <<<"$1"; }
+for name in "plain routing, 1 WAN (baseline)" "wanlb tc, 2 WANs" "wanlb tc, 2 WANs, inbound: none" \
+    "nftables PCC (jhash, ct mark), 2 WANs" "wanlb XDP, 2 WANs"; do
+    r=$(row "$name")
+    [[ -n "$r" ]] || { cat "$TMP/bench.md" >&2; fail "no row for '$name'"; }
+    pps=$(field "$r" 3); nspp=$(field "$r" 5); spread=$(field "$r" 8)
+    log "$name: $pps pps, router $nspp ns/packet, $spread"
+    assert_between "$name: forwarded pps" "$pps" 1000 100000000
+    assert_between "$name: router ns/packet" "$nspp" 1 1000000
+    [[ $name == plain* ]] || [[ $spread == "2/2 WANs, busiest"* ]] || fail "$name: not spread over both WANs: $spread"
+done
+log "PASS"
