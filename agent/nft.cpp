@@ -69,15 +69,20 @@ std::string render_nft_ruleset(const std::vector<NftWan>& wans, uint32_t mark_ma
     out += "\t# port forwards, services on the router) gets that WAN's mark in the\n";
     out += "\t# mark mask's bits of its conntrack mark (other bits are kept), so the\n";
     out += "\t# data path sends its replies back out through the same WAN.\n";
+    for (size_t i = 0; i < wans.size(); ++i) {
+      out += "\tchain tag" + std::to_string(i) + " {\n";
+      out += "\t\tct mark set ct mark and " + hex32(~mark_mask) + " or " + hex32(wans[i].mark) + "\n";
+      out += "\t}\n";
+    }
+    // One rule and one map lookup whatever the number of WANs: conntrack
+    // calls a packet new until its connection has seen a reply, so a
+    // one-way flow (a UDP stream, a scan) pays this test on every packet.
     out += "\tchain prerouting {\n";
     out += "\t\ttype filter hook prerouting priority mangle; policy accept;\n";
-    out += "\t\t# Only a connection's first packet is tagged: every other packet\n";
-    out += "\t\t# leaves this chain after one test, however many WANs there are.\n";
-    out += "\t\tct state != new accept\n";
-    for (size_t i = 0; i < wans.size(); ++i) {
-      out += "\t\tiifname " + quoted[i] + " ct state new ct mark set ct mark and " + hex32(~mark_mask) + " or " +
-             hex32(wans[i].mark) + "\n";
-    }
+    out += "\t\tct state new iifname vmap { ";
+    for (size_t i = 0; i < wans.size(); ++i)
+      out += (i ? ", " : "") + quoted[i] + " : goto tag" + std::to_string(i);
+    out += " }\n";
     out += "\t}\n";
   }
   if (any_nat) {

@@ -22,6 +22,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <memory>
 #include <sstream>
 #include <stdexcept>
@@ -94,8 +95,8 @@ std::vector<NftWan> two_wans() {
 struct Listed {
   bool ok = false;
   json chains = json::object();        // name -> chain object
-  std::vector<json> pre, post, other;  // rules per chain (pre: the WANs' tagging rules)
-  std::vector<json> pre_guard;         // prerouting rules without an interface: the guard
+  std::vector<json> dispatch, post, other;  // rules per chain: prerouting, postrouting, others
+  std::map<int, json> tags;                // chain tagN -> its rule (one per WAN)
 };
 
 Listed list_json() {
@@ -110,10 +111,10 @@ Listed list_json() {
     if (item.contains("rule")) {
       const json& r = item["rule"];
       std::string c = r["chain"].get<std::string>();
-      if (c == "prerouting" && r.dump().find("\"iifname\"") == std::string::npos)
-        l.pre_guard.push_back(r);
+      if (c.rfind("tag", 0) == 0)
+        l.tags[std::stoi(c.substr(3))] = r;
       else
-        (c == "prerouting" ? l.pre : c == "postrouting" ? l.post : l.other).push_back(r);
+        (c == "prerouting" ? l.dispatch : c == "postrouting" ? l.post : l.other).push_back(r);
     }
   }
   return l;
@@ -145,9 +146,17 @@ bool rule_has(const json& rule, const std::string& key) {
   return false;
 }
 
+// The interface each tag chain is for (in chain order, tag0 first), from
+// the dispatch rule's `iifname vmap`.
 std::vector<std::string> mark_rule_ifnames(const Listed& l) {
+  std::map<std::string, std::string> target_if;  // "tag0" -> "wan0"
+  for (const json& r : l.dispatch)
+    for (const json& e : r["expr"]) {
+      if (!e.contains("vmap")) continue;
+      for (const json& elem : e["vmap"]["data"]["set"]) target_if[elem[1]["goto"]["target"]] = elem[0];
+    }
   std::vector<std::string> v;
-  for (const json& r : l.pre) v.push_back(rule_ifname(r));
+  for (const auto& [n, rule] : l.tags) v.push_back(target_if["tag" + std::to_string(n)]);
   return v;
 }
 
@@ -192,7 +201,7 @@ TEST_F(NftTest, AppliesChainsAndRules) {
   ASSERT_TRUE(l.ok);
   ASSERT_TRUE(l.chains.contains("prerouting")) << l.chains.dump();
   ASSERT_TRUE(l.chains.contains("postrouting")) << l.chains.dump();
-  EXPECT_EQ(l.chains.size(), 2u);
+  EXPECT_EQ(l.chains.size(), 4u);  // prerouting, postrouting, tag0, tag1
   const json& pre = l.chains["prerouting"];
   EXPECT_EQ(pre["type"], "filter");
   EXPECT_EQ(pre["hook"], "prerouting");
@@ -206,22 +215,22 @@ TEST_F(NftTest, AppliesChainsAndRules) {
 
   EXPECT_EQ(mark_rule_ifnames(l), (std::vector<std::string>{"wan0", "wan1"}));
   EXPECT_EQ(masq_rules(l), (std::vector<std::string>{"ipv4 wan0", "ipv6 wan0", "ipv6 wan1"}));
-  // One guard, first in the chain: packets that are not new accept at once.
-  ASSERT_EQ(l.pre_guard.size(), 1u);
-  EXPECT_LT(l.pre_guard[0]["handle"].get<int>(), l.pre[0]["handle"].get<int>());
-  EXPECT_NE(l.pre_guard[0].dump().find("\"accept\""), std::string::npos) << l.pre_guard[0].dump();
+  // One dispatch rule: ct state new, then the interface map.
+  ASSERT_EQ(l.dispatch.size(), 1u);
+  EXPECT_NE(l.dispatch[0].dump().find("{\"ct\":{\"key\":\"state\"}},\"op\":\"in\",\"right\":\"new\""),
+            std::string::npos)
+      << l.dispatch[0].dump();
   EXPECT_EQ(l.post.size(), 3u);
   EXPECT_TRUE(l.other.empty());
 
   // The mark rule: ct state new, ct mark = (ct mark & ~mask) | mark. nft
   // lists `(m & a) | b` as `m & (a | b) | b` (the same function: b's bits end
   // up set either way), so compare what the rule computes, not its text.
-  ASSERT_EQ(l.pre.size(), 2u);
-  for (size_t i = 0; i < 2; ++i) {
-    const json& r = l.pre[i];
+  ASSERT_EQ(l.tags.size(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    const json& r = l.tags[i];
     const uint32_t mark = i == 0 ? 0x10000 : 0x20000;
     std::string dump = r.dump();
-    EXPECT_NE(dump.find("{\"ct\":{\"key\":\"state\"}},\"op\":\"in\",\"right\":\"new\""), std::string::npos) << dump;
     const json* mangle = nullptr;
     for (const json& e : r["expr"])
       if (e.contains("mangle")) mangle = &e["mangle"];
@@ -237,7 +246,8 @@ TEST_F(NftTest, AppliesChainsAndRules) {
       EXPECT_EQ((ctmark & a) | b, (ctmark & ~kMask) | mark) << std::hex << ctmark << " " << dump;
   }
   std::string text = nft_->list();
-  EXPECT_NE(text.find("iifname \"wan1\" ct state new ct mark set ct mark & "), std::string::npos) << text;
+  EXPECT_NE(text.find("ct state new iifname vmap { "), std::string::npos) << text;
+  EXPECT_NE(text.find("\"wan1\" : goto tag1"), std::string::npos) << text;
 }
 
 TEST_F(NftTest, ApplyReplacesTheTable) {
@@ -255,9 +265,10 @@ TEST_F(NftTest, ApplyReplacesTheTable) {
   nft_->apply(render_nft_ruleset(changed, kMask));
   nft_->apply(render_nft_ruleset(changed, kMask));
   l = list_json();
-  EXPECT_EQ(l.pre.size(), 1u);
+  EXPECT_EQ(l.dispatch.size(), 1u);
+  EXPECT_EQ(l.tags.size(), 1u);
   EXPECT_EQ(l.post.size(), 1u);
-  EXPECT_EQ(l.chains.size(), 2u);
+  EXPECT_EQ(l.chains.size(), 3u);
   EXPECT_EQ(nft_->list(), before);
   EXPECT_EQ(sh_out("nft list tables"), "table inet wanlb\n");
 
@@ -265,7 +276,8 @@ TEST_F(NftTest, ApplyReplacesTheTable) {
   nft_->apply(render_nft_ruleset({}, kMask));
   l = list_json();
   EXPECT_EQ(l.chains.size(), 0u);
-  EXPECT_TRUE(l.pre.empty());
+  EXPECT_TRUE(l.dispatch.empty());
+  EXPECT_TRUE(l.tags.empty());
   EXPECT_TRUE(l.post.empty());
 }
 

@@ -47,17 +47,14 @@ TEST(NftRender, TwoWansChainsAndRules) {
 
   std::string pre = chain_body(t, "prerouting");
   EXPECT_NE(pre.find("type filter hook prerouting priority mangle; policy accept;"), std::string::npos) << t;
-  EXPECT_NE(pre.find("iifname \"wan0\" ct state new ct mark set ct mark and 0xff00ffff or 0x00010000\n"),
+  // One dispatch rule, in the config's order, and one tagging chain per WAN.
+  EXPECT_NE(pre.find("ct state new iifname vmap { \"wan0\" : goto tag0, \"ppp0.7\" : goto tag1 }\n"),
             std::string::npos)
       << t;
-  EXPECT_NE(pre.find("iifname \"ppp0.7\" ct state new ct mark set ct mark and 0xff00ffff or 0x00020000\n"),
-            std::string::npos)
-      << t;
-  EXPECT_EQ(count(pre, "ct mark set"), 2u) << t;
+  EXPECT_EQ(chain_body(t, "tag0"), "\n\t\tct mark set ct mark and 0xff00ffff or 0x00010000\n") << t;
+  EXPECT_EQ(chain_body(t, "tag1"), "\n\t\tct mark set ct mark and 0xff00ffff or 0x00020000\n") << t;
+  EXPECT_EQ(count(t, "ct mark set"), 2u) << t;
   EXPECT_EQ(count(pre, "masquerade"), 0u) << t;
-  // The guard comes first, so packets of known connections skip the WANs' rules.
-  EXPECT_NE(pre.find("ct state != new accept\n"), std::string::npos) << t;
-  EXPECT_LT(pre.find("ct state != new accept"), pre.find("iifname")) << t;
   // In the config's order.
   EXPECT_LT(pre.find("\"wan0\""), pre.find("\"ppp0.7\"")) << t;
 
@@ -89,13 +86,31 @@ TEST(NftRender, BothFamiliesMasqueradeOrNone) {
   EXPECT_EQ(t.find("chain postrouting"), std::string::npos) << t;
   EXPECT_EQ(count(t, "masquerade"), 0u) << t;
   // The connection marks do not depend on NAT.
-  EXPECT_EQ(count(chain_body(t, "prerouting"), "ct mark set"), 2u) << t;
+  EXPECT_EQ(count(t, "ct mark set"), 2u) << t;
+}
+
+// However many WANs, the prerouting chain holds one rule: a packet is tested
+// once, not once per WAN.
+TEST(NftRender, OneDispatchRuleForAnyNumberOfWans) {
+  std::vector<NftWan> w;
+  for (uint32_t i = 0; i < 8; ++i) {
+    NftWan x;
+    x.ifname = "wan" + std::to_string(i + 1);
+    x.mark = (i + 1) << 16;
+    w.push_back(x);
+  }
+  std::string t = render_nft_ruleset(w, 0x00ff0000);
+  std::string pre = chain_body(t, "prerouting");
+  EXPECT_EQ(count(pre, "\n\t\t"), 2u) << pre;  // the chain type and one rule
+  EXPECT_EQ(count(pre, " : goto tag"), 8u) << pre;
+  EXPECT_EQ(chain_body(t, "tag7"), "\n\t\tct mark set ct mark and 0xff00ffff or 0x00080000\n") << t;
 }
 
 // `inbound: none`: no conntrack tagging; NAT stays where configured.
 TEST(NftRender, InboundNoneDropsTheTaggingChain) {
   std::string t = render_nft_ruleset(two_wans(), 0x00ff0000, false);
   EXPECT_EQ(t.find("chain prerouting"), std::string::npos) << t;
+  EXPECT_EQ(t.find("chain tag"), std::string::npos) << t;
   EXPECT_EQ(count(t, "ct mark"), 0u) << t;
   EXPECT_EQ(count(chain_body(t, "postrouting"), "masquerade"), 2u) << t;
 
