@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/if_link.h>
 #include <net/if.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -224,9 +225,24 @@ Datapath::Datapath(uint32_t flow_table_size, const MapFds* adopt, std::vector<st
     fail("loading the BPF program (see the verifier log above)", err);
   }
   if (migrate_from >= 0) copy_flows(migrate_from, map_fd(MapId::Flows));
+
+  // Populated now: a failover's writes then take no page fault.
+  bpf_map* slots = skel_map(skel_, MapId::Slots);
+  const size_t page = static_cast<size_t>(getpagesize());
+  slots_.stride = (bpf_map__value_size(slots) + 7) / 8 * 8;  // the kernel's array element size
+  slots_len_ = (bpf_map__max_entries(slots) * slots_.stride + page - 1) / page * page;
+  void* p = mmap(nullptr, slots_len_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, bpf_map__fd(slots), 0);
+  if (p == MAP_FAILED) {
+    int err = errno;
+    wanlb_tc__destroy(skel_);
+    skel_ = nullptr;
+    fail("mapping wanlb_slots", err);
+  }
+  slots_.base = static_cast<uint8_t*>(p);
 }
 
 Datapath::~Datapath() {
+  if (slots_.base) munmap(slots_.base, slots_len_);
   if (xdp_skel_) wanlb_xdp__destroy(xdp_skel_);
   if (skel_) wanlb_tc__destroy(skel_);
 }

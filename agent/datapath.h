@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "map_io.h"
+
 struct wanlb_tc;   // bpftool-generated skeletons
 struct wanlb_xdp;
 
@@ -87,6 +89,8 @@ class Datapath {
   Datapath& operator=(const Datapath&) = delete;
 
   int map_fd(MapId id) const;
+  // wanlb_slots mapped into this process (BPF_F_MMAPABLE), for sync_slots.
+  const MappedArray* slots_mapped() const { return &slots_; }
   // Duplicates of every map fd (for readers that outlive a call, e.g. the
   // metrics thread, and for status_json).
   MapFds dup_maps() const;
@@ -116,6 +120,8 @@ class Datapath {
  private:
   wanlb_tc* skel_ = nullptr;
   wanlb_xdp* xdp_skel_ = nullptr;
+  MappedArray slots_;  // mapping of wanlb_slots
+  size_t slots_len_ = 0;
   bool xdp_tried_ = false;
   std::string xdp_error_;
   std::vector<std::pair<int, std::string>> xdp_reported_;  // ifindex -> last failure logged

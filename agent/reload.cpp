@@ -1,5 +1,6 @@
 #include "reload.h"
 
+#include <algorithm>
 #include <set>
 
 namespace wanlb {
@@ -45,6 +46,23 @@ void keep_wan_ids(const Config& running, Config* next) {
     for (size_t k = 0; k < p.wans.size(); k++)
       for (const auto& w : next->wans)
         if (w.name == p.wans[k]) p.wan_ids[k] = w.id;
+}
+
+bool routes_first(const Config& running, const Config& next) {
+  if (running.rule_priority != next.rule_priority || running.local_table != next.local_table) return true;
+  auto routed_alike = [](const WanConfig& a, const WanConfig& b) {
+    return a.id == b.id && a.interface == b.interface && a.has_gateway == b.has_gateway &&
+           (!a.has_gateway || a.gateway == b.gateway) && a.gateway_auto == b.gateway_auto &&
+           a.has_gateway6 == b.has_gateway6 && (!a.has_gateway6 || a.gateway6 == b.gateway6) &&
+           a.gateway6_auto == b.gateway6_auto && a.mark == b.mark && a.table == b.table && a.nat == b.nat &&
+           a.nat6 == b.nat6;
+  };
+  for (const auto& w : next.wans) {
+    auto old = std::find_if(running.wans.begin(), running.wans.end(),
+                            [&](const WanConfig& o) { return o.name == w.name; });
+    if (old == running.wans.end() || !routed_alike(*old, w)) return true;
+  }
+  return false;
 }
 
 void check_reloadable(const Config& running, const Config& next) {

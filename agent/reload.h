@@ -22,4 +22,12 @@ void keep_wan_ids(const Config& running, Config* next);
 // bpffs_dir, route_protocol. Throws ConfigError naming the key.
 void check_reloadable(const Config& running, const Config& next);
 
+// True if `next` (WAN ids kept) routes some WAN in a way `running` does
+// not: a new WAN, or one whose interface, gateways, mark, table or NAT
+// changed, or a new rule_priority / local_table. Such a reload installs the
+// new rules, routes and NAT before any slot or policy names the WAN (make
+// before break); a reload that only changes weights, tiers, probes or
+// policies among the same WANs writes the maps first.
+bool routes_first(const Config& running, const Config& next);
+
 }  // namespace wanlb

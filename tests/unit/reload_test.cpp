@@ -81,5 +81,29 @@ TEST(Reload, RestartOnlyKeysAreRefused) {
   }
 }
 
+TEST(Reload, RoutesFirstOnlyForWansRoutedInANewWay) {
+  Config running = parse(kTwo);
+  auto next_of = [&](const std::string& wans, const std::string& extra = "") {
+    Config next = parse(wans, extra);
+    keep_wan_ids(running, &next);
+    return next;
+  };
+  EXPECT_FALSE(routes_first(running, next_of(kTwo)));
+  EXPECT_FALSE(routes_first(running, next_of("  - {name: isp1, interface: wan1, gateway: 10.100.1.1, weight: 3}\n"
+                                             "  - {name: isp2, interface: wan2, gateway: 10.100.2.1, tier: 2}\n")))
+      << "weights and tiers only: the maps go first";
+  EXPECT_FALSE(routes_first(running, next_of("  - {name: isp2, interface: wan2, gateway: 10.100.2.1}\n")))
+      << "a WAN removed: its routes go after the slots";
+  EXPECT_TRUE(routes_first(running, next_of(std::string(kTwo) + "  - {name: isp3, interface: wan3, gateway: 10.100.3.1}\n")))
+      << "a new WAN";
+  EXPECT_TRUE(routes_first(running, next_of("  - {name: isp1, interface: wan1, gateway: 10.100.1.254}\n"
+                                            "  - {name: isp2, interface: wan2, gateway: 10.100.2.1}\n")))
+      << "a new gateway";
+  EXPECT_TRUE(routes_first(running, next_of("  - {name: isp1, interface: wan1, gateway: 10.100.1.1, nat: none}\n"
+                                            "  - {name: isp2, interface: wan2, gateway: 10.100.2.1}\n")))
+      << "NAT changed";
+  EXPECT_TRUE(routes_first(running, next_of(kTwo, "rule_priority: 2000\n")));
+}
+
 }  // namespace
 }  // namespace wanlb
