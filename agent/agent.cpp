@@ -248,7 +248,8 @@ void Agent::start() {
     keep_wan_ids(previous, &cfg_);
   }
   if (seed == 0) seed = random_value<uint32_t>();
-  dp_ = std::make_unique<Datapath>(cfg_.flow_table_size, adopt ? &running : nullptr, &log);
+  dp_ = std::make_unique<Datapath>(cfg_.flow_table_size, pair_table_size(cfg_.sticky_pair, cfg_.flow_table_size),
+                                   adopt ? &running : nullptr, &log);
   for (const auto& l : log) spdlog::info("{}", l);
   // Load the XDP program now, while loading is still allowed (capabilities
   // are dropped after set-up): an XDP-mode LAN interface may appear later.
@@ -791,7 +792,7 @@ std::string Agent::reload() {
   notify_reloading();
   try {
     Config next = load_validated_config(config_path_, true);
-    check_reloadable(cfg_, next);
+    check_reloadable(cfg_, next, dp_->max_entries(MapId::Pairs));
     keep_wan_ids(cfg_, &next);
     laps.lap("load+check");
 

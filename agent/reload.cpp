@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <set>
 
+#include "datapath.h"
+
 namespace wanlb {
 
 namespace {
@@ -65,12 +67,17 @@ bool routes_first(const Config& running, const Config& next) {
   return false;
 }
 
-void check_reloadable(const Config& running, const Config& next) {
+void check_reloadable(const Config& running, const Config& next, uint32_t pair_entries) {
   const char* why = "changing it needs a restart; the running config stays in force";
   if (next.flow_table_size != running.flow_table_size) refuse(next, "flow_table_size", why);
   if (next.mark_mask != running.mark_mask) refuse(next, "mark_mask", why);
   if (next.bpffs_dir != running.bpffs_dir) refuse(next, "bpffs_dir", why);
   if (next.route_protocol != running.route_protocol) refuse(next, "route_protocol", why);
+  if (pair_entries < pair_table_size(next.sticky_pair, next.flow_table_size))
+    refuse(next, "sticky",
+           "turning sticky pairs on needs a restart: the agent started with sticky: none and a pair table of " +
+               std::to_string(pair_entries) + " entries (it is sized when the data path loads); the running config "
+               "stays in force");
 }
 
 }  // namespace wanlb

@@ -291,9 +291,11 @@ report_a() {
     J() { jq -r "$1" <<<"$FILL"; }
     entries=$(J .entries)
     fl_b=$(J .memlock.flows_before); fl_a=$(J .memlock.flows_after)
-    pr_a=$(J .memlock.pairs_after); all_a=$(J .memlock.all_maps_after)
+    pr_a=$(J .memlock.pairs_after); pr_n=$(J .memlock.pairs_entries); pr_s=$(J .memlock.pairs_sticky)
+    all_a=$(J .memlock.all_maps_after)
     per_flow=$(awk -v m="$fl_a" -v n="$entries" 'BEGIN {printf "%.1f", m / n}')
     per_flow_pairs=$(awk -v m="$fl_a" -v p="$pr_a" -v n="$entries" 'BEGIN {printf "%.1f", (m + p) / n}')
+    per_flow_sticky=$(awk -v m="$fl_a" -v p="$pr_s" -v n="$entries" 'BEGIN {printf "%.1f", (m + p) / n}')
     evict=$(J .full.evictions); sent_new=$(J .full.new_flows_sent)
     echo "**(a) Flow table of $entries entries** (wanlb-bench-scale fill: the data path loaded with flow_table_size $entries, filled through BPF_PROG_TEST_RUN, one TCP SYN per flow; memory = \`memlock:\` in /proc/self/fdinfo of the map fd, i.e. the kernel's bpf_map_memory_usage())"
     echo
@@ -301,7 +303,8 @@ report_a() {
     echo "|---|---:|---|---|"
     echo "| wanlb_flows memlock before / after the fill | $(mib "$fl_b") / $(mib "$fl_a") (preallocated LRU hash: no change) | | |"
     echo "| memory per flow, wanlb_flows alone | $per_flow bytes | <= 128 | $(v128 "$per_flow") |"
-    echo "| memory per flow_table_size entry, wanlb_flows + wanlb_pairs (sized like it, preallocated even with sticky: none) | $per_flow_pairs bytes | <= 128 | $(v128 "$per_flow_pairs") |"
+    echo "| memory per flow_table_size entry, wanlb_flows + wanlb_pairs, default config (sticky: none: wanlb_pairs has $pr_n entry, $pr_a bytes) | $per_flow_pairs bytes | <= 128 | $(v128 "$per_flow_pairs") |"
+    echo "| memory per flow_table_size entry, wanlb_flows + wanlb_pairs with sticky: pair (wanlb_pairs sized like wanlb_flows, preallocated: $(mib "$pr_s")) | $per_flow_sticky bytes | | |"
     echo "| all maps of the data path | $(mib "$all_a") | | |"
     echo "| fill: $entries new flows | $(J .fill.ms) ms, $(J .fill.mean_new_flow_ns) ns per new flow (mean run time), $(J .fill.entries_after) entries after | | |"
     echo "| established packet, one hot flow (repeat 10^6): 1k entries / full | $(J .lookup.small_hot_ns) / $(J .lookup.full_hot_ns) ns (empty program $(J .lookup.small_hot_empty_ns) / $(J .lookup.full_hot_empty_ns)) | | |"
