@@ -73,6 +73,38 @@ uint64_t clock_ns(clockid_t id) {
 uint64_t mono_ns() { return clock_ns(CLOCK_MONOTONIC); }
 uint64_t real_ms() { return clock_ns(CLOCK_REALTIME) / kNsPerMs; }
 
+// Steady-clock laps of one operation, logged as one debug line when it
+// ends: "reload timing: load+check 0.43 ms, init_wans 0.28 ms, ...".
+class Laps {
+ public:
+  using Clock = std::chrono::steady_clock;
+  explicit Laps(std::string what) : what_(std::move(what)), start_(Clock::now()), last_(start_) {}
+  ~Laps() {
+    if (!text_.empty()) spdlog::debug("{} timing: {}", what_, text_);
+  }
+  Laps(const Laps&) = delete;
+  Laps& operator=(const Laps&) = delete;
+  void lap(const char* phase) {
+    Clock::time_point now = Clock::now();
+    text_ += fmt::format("{}{} {:.2f} ms", text_.empty() ? "" : ", ", phase, ms(last_, now));
+    last_ = now;
+    if (std::strcmp(phase, kSlotsLap) == 0) slots_ms_ = ms(start_, now);
+  }
+  double total_ms() const { return ms(start_, Clock::now()); }
+  double slots_ms() const { return slots_ms_; }  // when the lap kSlotsLap ended; -1 if none did
+
+  static constexpr const char* kSlotsLap = "config+wans+slots";
+
+ private:
+  static double ms(Clock::time_point a, Clock::time_point b) {
+    return std::chrono::duration<double, std::milli>(b - a).count();
+  }
+  std::string what_;
+  std::string text_;
+  Clock::time_point start_, last_;
+  double slots_ms_ = -1;
+};
+
 template <typename T>
 T random_value() {
   T v{};
@@ -138,18 +170,21 @@ class Agent {
   void stop();
 
  private:
-  void init_wans(const std::vector<wanlb_wan>& adopted, std::vector<WanRuntime> previous = {});
+  void init_wans(const std::vector<wanlb_wan>& adopted, const std::vector<WanRuntime>& previous = {});
   void sync_lan();
   void start_services();
   nlohmann::json handle(const nlohmann::json& request);
   std::string reload();
+  void apply_reload(const Config& old_cfg, const std::vector<WanRuntime>& previous, Laps* laps);
+  void apply_config(bool policies, Laps* laps);
   std::string drain(const std::string& name, bool drain);
   nlohmann::json status();
   wanlb_wan wan_entry(const WanRuntime& w) const;
   void apply_wans();
   void sync_bypass_maps();
-  void sync_routing();
-  void apply_nft();
+  std::vector<WanRouteState> route_states(const std::vector<WanRuntime>& wans) const;
+  void sync_routing(const Config* leaving_cfg = nullptr, const std::vector<WanRuntime>* leaving = nullptr);
+  void apply_nft(const Config* leaving = nullptr);
   void refresh_links(uint64_t now_ms);
   void refresh_gateways(uint64_t now_ms);
   void configure_prober();
@@ -178,6 +213,8 @@ class Agent {
   std::mutex counters_mu_;  // the metrics thread reads counters_
   AgentCounters counters_;
   std::vector<std::vector<uint32_t>> policy_order_;  // WAN order written for `order: lowest-rtt` policies
+  std::string applied_nft_;  // the ruleset last applied (libnftables is only called when it changes)
+  bool maps_deferred_ = false;  // during a reload's set-up: a state change is written by the reload itself
 };
 
 void Agent::start() {
@@ -211,7 +248,8 @@ void Agent::start() {
     keep_wan_ids(previous, &cfg_);
   }
   if (seed == 0) seed = random_value<uint32_t>();
-  dp_ = std::make_unique<Datapath>(cfg_.flow_table_size, adopt ? &running : nullptr, &log);
+  dp_ = std::make_unique<Datapath>(cfg_.flow_table_size, pair_table_size(cfg_.sticky_pair, cfg_.flow_table_size),
+                                   adopt ? &running : nullptr, &log);
   for (const auto& l : log) spdlog::info("{}", l);
   // Load the XDP program now, while loading is still allowed (capabilities
   // are dropped after set-up): an XDP-mode LAN interface may appear later.
@@ -339,7 +377,7 @@ bool same_probe(const ProbeConfig& a, const ProbeConfig& b) {
 // not flap anything), or from the runtime of the same WAN before a reload;
 // a WAN seen for the first time starts up, so that a fresh start does not
 // hold traffic back while the first rounds run.
-void Agent::init_wans(const std::vector<wanlb_wan>& adopted, std::vector<WanRuntime> previous) {
+void Agent::init_wans(const std::vector<wanlb_wan>& adopted, const std::vector<WanRuntime>& previous) {
   uint64_t now_ms = mono_ns() / kNsPerMs;
   wans_.clear();
   wans_.resize(cfg_.wans.size());
@@ -360,7 +398,8 @@ void Agent::init_wans(const std::vector<wanlb_wan>& adopted, std::vector<WanRunt
       w.reason = std::string(old.reason, strnlen(old.reason, sizeof(old.reason)));
       w.drained = old.flags & WANLB_WAN_F_DRAINED;
     }
-    for (auto& old : previous) {
+    // Copied, not moved: a reload that fails puts `previous` back.
+    for (const auto& old : previous) {
       if (old.cfg->name != w.cfg->name) continue;
       initial = old.health->state();
       w.since_real_ms = old.since_real_ms;
@@ -370,7 +409,7 @@ void Agent::init_wans(const std::vector<wanlb_wan>& adopted, std::vector<WanRunt
       if (w.cfg->gateway_auto) w.gw4 = old.gw4;
       if (w.cfg->gateway6_auto) w.gw6 = old.gw6;
       if (same_probe(old.cfg->probe, w.cfg->probe)) {  // keep counters and the quality window
-        w.health = std::move(old.health);
+        w.health = std::make_unique<HealthMachine>(*old.health);
         w.next_round_ns = old.next_round_ns;
       }
     }
@@ -421,9 +460,16 @@ void Agent::apply_wans() {
         std::strncmp(have[id].name, bridge[id].name, WANLB_WAN_NAME_LEN) == 0)
       bridge[id].flags |= WANLB_WAN_F_UP;
   write_wans(fd, bridge);
-  size_t changed = sync_slots(dp_->map_fd(MapId::Slots), planner_.table(views), &applied_slots_);
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<uint32_t> table = planner_.table(views);
+  auto t1 = std::chrono::steady_clock::now();
+  size_t changed = sync_slots(dp_->map_fd(MapId::Slots), table, &applied_slots_, dp_->slots_mapped());
+  auto t2 = std::chrono::steady_clock::now();
   write_wans(fd, want);
-  if (changed) spdlog::info("slot table: {} of {} slots changed", changed, WANLB_SLOT_COUNT);
+  using ms = std::chrono::duration<double, std::milli>;
+  if (changed)
+    spdlog::info("slot table: {} of {} slots changed (planned in {:.2f} ms, written in {:.2f} ms)", changed,
+                 WANLB_SLOT_COUNT, ms(t1 - t0).count(), ms(t2 - t1).count());
 
   bool all_down = active_set(views).tier == 0;
   if (all_down && !all_down_logged_)
@@ -448,29 +494,49 @@ void Agent::sync_bypass_maps() {
   if (purged) spdlog::info("bypass: {} flows to newly bypassed destinations released", purged);
 }
 
-// Rules and routes for the WANs as they are now (see plan_routes).
-void Agent::sync_routing() {
+std::vector<WanRouteState> Agent::route_states(const std::vector<WanRuntime>& wans) const {
   std::vector<WanView> views;
-  for (const auto& w : wans_)
+  for (const auto& w : wans)
     views.push_back({w.cfg->id, w.cfg->name, w.cfg->weight, w.cfg->tier, w.health->state(), w.drained});
   ActiveSet active = active_set(views);
   std::vector<WanRouteState> states;
-  for (const auto& w : wans_) {
+  for (const auto& w : wans) {
     bool live = std::any_of(active.live.begin(), active.live.end(), [&](const SlotMember& m) { return m.id == w.cfg->id; });
     states.push_back({w.cfg, w.ifindex, w.gw4, w.gw6, w.addrs, live});
   }
-  for (const auto& line : routing_->reconcile(plan_routes(cfg_, states))) spdlog::info("{}", line);
+  return states;
+}
+
+// Rules and routes for the WANs as they are now (see plan_routes); during a
+// reload, also those of the WANs being replaced (`leaving`, planned with
+// the config they came from) until nothing points at them any more.
+void Agent::sync_routing(const Config* leaving_cfg, const std::vector<WanRuntime>* leaving) {
+  RoutingPlan plan = plan_routes(cfg_, route_states(wans_));
+  if (leaving) plan = merge_routing(std::move(plan), plan_routes(*leaving_cfg, route_states(*leaving)));
+  for (const auto& line : routing_->reconcile(plan)) spdlog::info("{}", line);
 }
 
 // NAT per WAN and the conntrack tag that pins inbound connections to their
-// WAN, in wanlb's own nftables table (replaced as a whole, atomically).
-void Agent::apply_nft() {
+// WAN, in wanlb's own nftables table (replaced as a whole, atomically; only
+// when the ruleset changes). During a reload, the WANs of the config being
+// replaced (`leaving`) keep their entries until nothing points at them.
+void Agent::apply_nft(const Config* leaving) {
   std::vector<NftWan> wans;
   for (const auto& w : cfg_.wans) wans.push_back({w.interface, w.mark, w.nat, w.nat6});
+  // A leaving WAN whose interface is still in the config is already there
+  // (the tagging map has one entry per interface).
+  if (leaving)
+    for (const auto& w : leaving->wans)
+      if (std::none_of(wans.begin(), wans.end(), [&](const NftWan& n) { return n.ifname == w.interface; }))
+        wans.push_back({w.interface, w.mark, w.nat, w.nat6});
+  std::string ruleset = render_nft_ruleset(wans, cfg_.mark_mask, cfg_.inbound_conntrack);
+  if (ruleset == applied_nft_) return;
   if (!nft_) nft_ = std::make_unique<Nft>();
-  nft_->apply(render_nft_ruleset(wans, cfg_.mark_mask, cfg_.inbound_conntrack));
-  spdlog::info("nftables: table inet {} applied (NAT{} for {} WANs)", kNftTable,
-               cfg_.inbound_conntrack ? " and inbound tagging" : "", wans.size());
+  nft_->apply(ruleset);
+  applied_nft_ = ruleset;
+  spdlog::info("nftables: table inet {} applied (NAT{} for {} WANs{})", kNftTable,
+               cfg_.inbound_conntrack ? " and inbound tagging" : "", cfg_.wans.size(),
+               leaving ? ", and those of the previous config until the slots have moved" : "");
 }
 
 // Carrier and presence of every WAN interface; remember its addresses
@@ -589,8 +655,8 @@ void Agent::note_change(WanRuntime& w, WanState old_state) {
     counters_.last_change_unix_ms = w.since_real_ms;
   }
   spdlog::info("WAN {}: {} -> {} ({})", w.cfg->name, state_name(old_state), state_name(now), w.reason);
-  if (dp_) apply_wans();
-  if (routing_) {
+  if (dp_ && !maps_deferred_) apply_wans();
+  if (routing_ && !maps_deferred_) {
     try {
       sync_routing();  // the router's own multipath default follows the live WANs
     } catch (const std::exception& e) {
@@ -723,31 +789,37 @@ std::string Agent::drain(const std::string& name, bool drain) {
 
 // Re-read the config and apply what changed. An invalid config, or one that
 // changes a key only a restart can change, is refused and the running one
-// stays in force, untouched: everything is checked before anything is applied.
+// stays in force, untouched: everything is checked before anything is
+// applied. Should applying fail (the kernel refuses a route, say), the
+// previous config is applied again and stays in force.
 std::string Agent::reload() {
+  Laps laps("reload");
   notify_reloading();
   try {
     Config next = load_validated_config(config_path_, true);
-    check_reloadable(cfg_, next);
+    check_reloadable(cfg_, next, dp_->max_entries(MapId::Pairs));
     keep_wan_ids(cfg_, &next);
+    laps.lap("load+check");
 
-    Config old_cfg = std::move(cfg_);  // old runtimes point into it until init_wans is done
+    // The old runtimes point into old_cfg (a moved vector keeps its elements).
+    Config old_cfg = std::move(cfg_);
     cfg_ = std::move(next);
     std::vector<WanRuntime> previous = std::move(wans_);
-    planner_ = SlotPlanner(WANLB_SLOT_COUNT);  // weights or tiers may have changed
+    try {
+      apply_reload(old_cfg, previous, &laps);
+    } catch (const std::exception& e) {
+      spdlog::error("reload: applying {} failed ({}); going back to the previous config", cfg_.source, e.what());
+      cfg_ = std::move(old_cfg);
+      wans_ = std::move(previous);
+      try {
+        Laps back("going back");
+        apply_config(true, &back);
+      } catch (const std::exception& again) {
+        spdlog::error("reload: re-applying the previous config: {} (the next resync retries)", again.what());
+      }
+      throw;
+    }
     hooks_ = std::make_unique<HookRunner>(cfg_.hook);
-    apply_policies(policy_map_fds(*dp_), cfg_.policies);
-    policy_order_.clear();
-    auto seed = read_config(dp_->map_fd(MapId::Config));
-    write_config(dp_->map_fd(MapId::Config), plan_dp_config(cfg_, seed ? seed->hash_seed : random_value<uint32_t>()));
-    init_wans({}, std::move(previous));
-    apply_wans();
-    sync_bypass_maps();
-    sync_routing();
-    apply_nft();
-    configure_prober();
-    sync_lan();
-    order_policies_by_rtt();
     if (old_cfg.metrics != cfg_.metrics) {
       // The new config is in force by now: a metrics address that cannot be
       // bound is reported, not turned into a refused reload.
@@ -772,9 +844,58 @@ std::string Agent::reload() {
   }
   std::string done = "reloaded " + config_path_ + ": " + std::to_string(cfg_.wans.size()) + " WANs, " +
                      std::to_string(cfg_.policies.size()) + " policies";
-  spdlog::info("{}", done);
+  spdlog::info("{} (maps written {:.1f} ms after the request, all applied in {:.1f} ms)", done, laps.slots_ms(),
+               laps.total_ms());
   notify_ready(done);
   return done;
+}
+
+// The order that keeps every packet on a WAN that can carry it:
+//  1. the new WANs' rules, routes and NAT (only when some WAN is new or
+//     routed differently; the old ones stay for now);
+//  2. the maps: policies (when they changed), the data path config, the
+//     WAN entries and the slot table; for a weight change, this is the
+//     first thing written, a few milliseconds after the request;
+//  3. routing and NAT exactly as the new config says (what only the old
+//     config had goes, now that no slot or policy names it), then the rest.
+void Agent::apply_reload(const Config& old_cfg, const std::vector<WanRuntime>& previous, Laps* laps) {
+  maps_deferred_ = true;  // a WAN found down here is written with everything else in step 2
+  try {
+    init_wans({}, previous);
+  } catch (...) {
+    maps_deferred_ = false;
+    throw;
+  }
+  maps_deferred_ = false;
+  laps->lap("init_wans");
+  if (routes_first(old_cfg, cfg_)) {
+    sync_routing(&old_cfg, &previous);
+    apply_nft(&old_cfg);
+    laps->lap("routes first");
+  }
+  apply_config(!(cfg_.policies == old_cfg.policies), laps);
+}
+
+// Steps 2 and 3 of a reload (all of them, `policies` included, when a
+// failed reload goes back to the previous config).
+void Agent::apply_config(bool policies, Laps* laps) {
+  if (policies) {
+    apply_policies(policy_map_fds(*dp_), cfg_.policies);
+    policy_order_.clear();
+    laps->lap("policies");
+  }
+  auto seed = read_config(dp_->map_fd(MapId::Config));
+  write_config(dp_->map_fd(MapId::Config), plan_dp_config(cfg_, seed ? seed->hash_seed : random_value<uint32_t>()));
+  apply_wans();
+  laps->lap(Laps::kSlotsLap);
+  sync_bypass_maps();
+  sync_routing();
+  apply_nft();
+  laps->lap("bypass+routing+nft");
+  configure_prober();
+  sync_lan();
+  order_policies_by_rtt();
+  laps->lap("prober+lan");
 }
 
 void Agent::stop() {

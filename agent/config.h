@@ -128,6 +128,12 @@ struct PolicyConfig {
   std::vector<uint32_t> wan_ids;   // resolved ids of `wans`
   bool order_by_rtt = false;       // `order: lowest-rtt`: the agent keeps `wans` sorted by probe RTT
   int line = 0;
+  // Same policy for the data path (the line it came from does not count).
+  bool operator==(const PolicyConfig& o) const {
+    return name == o.name && source == o.source && destination == o.destination && protocol == o.protocol &&
+           ports == o.ports && action == o.action && wans == o.wans && wan_ids == o.wan_ids &&
+           order_by_rtt == o.order_by_rtt;
+  }
 };
 
 // How the data path runs on a LAN interface (`lan` entry `mode:`).

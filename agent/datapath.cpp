@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/if_link.h>
 #include <net/if.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -139,8 +140,14 @@ bool same_layout(const bpf_map_info& have, bpf_map* want) {
          have.value_size == bpf_map__value_size(want) && have.map_flags == bpf_map__map_flags(want);
 }
 
-void copy_flows(int from_fd, int to_fd) {
-  for (const auto& e : read_flows(from_fd)) bpf_map_update_elem(to_fd, &e.key, &e.value, BPF_ANY);
+// Every entry of one hash map into another of the same layout.
+void copy_entries(int from_fd, int to_fd, uint32_t key_size, uint32_t value_size) {
+  std::vector<uint8_t> key(key_size), next(key_size), value(value_size);
+  for (void* prev = nullptr; bpf_map_get_next_key(from_fd, prev, next.data()) == 0; prev = key.data()) {
+    key.swap(next);
+    if (bpf_map_lookup_elem(from_fd, key.data(), value.data()) == 0)
+      bpf_map_update_elem(to_fd, key.data(), value.data(), BPF_ANY);
+  }
 }
 
 }  // namespace
@@ -191,15 +198,17 @@ bool open_running_maps(const std::string& bpffs_dir, MapFds* out, std::string* s
   return false;
 }
 
-Datapath::Datapath(uint32_t flow_table_size, const MapFds* adopt, std::vector<std::string>* log) {
+Datapath::Datapath(uint32_t flow_table_size, uint32_t pair_table_size, const MapFds* adopt,
+                   std::vector<std::string>* log) {
   skel_ = wanlb_tc__open();
   if (!skel_) fail("opening the BPF skeleton", errno);
   bpf_map* flows = skel_map(skel_, MapId::Flows);
   if (int err = bpf_map__set_max_entries(flows, flow_table_size)) fail("sizing wanlb_flows", err);
-  // Sticky pairs: at most one per flow, so the same size is enough.
-  if (int err = bpf_map__set_max_entries(skel_map(skel_, MapId::Pairs), flow_table_size)) fail("sizing wanlb_pairs", err);
+  if (int err = bpf_map__set_max_entries(skel_map(skel_, MapId::Pairs), pair_table_size)) fail("sizing wanlb_pairs", err);
 
-  int migrate_from = -1;
+  // Resized maps whose entries move to the new one: the flows, and the
+  // pairs when both tables are for `sticky: pair` (a 1-entry table is unused).
+  std::vector<std::pair<MapId, int>> migrate;
   for (size_t i = 0; adopt && i < kMapCount; i++) {
     MapId id = static_cast<MapId>(i);
     bpf_map* want = skel_map(skel_, id);
@@ -210,9 +219,11 @@ Datapath::Datapath(uint32_t flow_table_size, const MapFds* adopt, std::vector<st
       continue;
     }
     if (have.max_entries != bpf_map__max_entries(want)) {
-      if (id == MapId::Flows) migrate_from = adopt->fds[i].get();
+      bool copied = id == MapId::Flows ||
+                    (id == MapId::Pairs && pair_table_size > kPairsOffEntries && have.max_entries > kPairsOffEntries);
+      if (copied) migrate.emplace_back(id, adopt->fds[i].get());
       log->push_back(std::string("map ") + kMapNames[i] + " resized " + std::to_string(have.max_entries) + " -> " +
-                     std::to_string(bpf_map__max_entries(want)) + (id == MapId::Flows ? ": flows copied" : ""));
+                     std::to_string(bpf_map__max_entries(want)) + (copied ? ": entries copied" : ": recreated empty"));
       continue;
     }
     if (int err = bpf_map__reuse_fd(want, adopt->fds[i].get())) fail(std::string("reusing ") + kMapNames[i], err);
@@ -223,10 +234,28 @@ Datapath::Datapath(uint32_t flow_table_size, const MapFds* adopt, std::vector<st
     skel_ = nullptr;
     fail("loading the BPF program (see the verifier log above)", err);
   }
-  if (migrate_from >= 0) copy_flows(migrate_from, map_fd(MapId::Flows));
+  for (const auto& [id, from] : migrate) {
+    bpf_map* m = skel_map(skel_, id);
+    copy_entries(from, bpf_map__fd(m), bpf_map__key_size(m), bpf_map__value_size(m));
+  }
+
+  // Populated now: a failover's writes then take no page fault.
+  bpf_map* slots = skel_map(skel_, MapId::Slots);
+  const size_t page = static_cast<size_t>(getpagesize());
+  slots_.stride = (bpf_map__value_size(slots) + 7) / 8 * 8;  // the kernel's array element size
+  slots_len_ = (bpf_map__max_entries(slots) * slots_.stride + page - 1) / page * page;
+  void* p = mmap(nullptr, slots_len_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, bpf_map__fd(slots), 0);
+  if (p == MAP_FAILED) {
+    int err = errno;
+    wanlb_tc__destroy(skel_);
+    skel_ = nullptr;
+    fail("mapping wanlb_slots", err);
+  }
+  slots_.base = static_cast<uint8_t*>(p);
 }
 
 Datapath::~Datapath() {
+  if (slots_.base) munmap(slots_.base, slots_len_);
   if (xdp_skel_) wanlb_xdp__destroy(xdp_skel_);
   if (skel_) wanlb_tc__destroy(skel_);
 }
@@ -322,6 +351,8 @@ uint32_t xdp_attached_prog_id(int ifindex) {
 }
 
 int Datapath::map_fd(MapId id) const { return bpf_map__fd(skel_map(skel_, id)); }
+
+uint32_t Datapath::max_entries(MapId id) const { return bpf_map__max_entries(skel_map(skel_, id)); }
 
 MapFds Datapath::dup_maps() const {
   MapFds out;

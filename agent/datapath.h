@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "map_io.h"
+
 struct wanlb_tc;   // bpftool-generated skeletons
 struct wanlb_xdp;
 
@@ -35,7 +37,7 @@ enum class MapId {
   PolDst4,
   PolDst6,
   PolHits,    // wanlb_pol_hits: per-CPU new connections decided per policy
-  Pairs,      // wanlb_pairs: sticky address pairs, sized like wanlb_flows
+  Pairs,      // wanlb_pairs: sticky address pairs (pair_table_size)
   Rr,         // wanlb_rr: round-robin counter
 };
 constexpr size_t kMapCount = 16;
@@ -76,17 +78,34 @@ bool open_running_maps(const std::string& bpffs_dir, MapFds* out, std::string* s
 // Interfaces (ifindex) where our program is attached at tc ingress.
 std::vector<int> find_attachments();
 
+// Entries of wanlb_pairs: one per flow with `sticky: pair` (a flow has one
+// address pair), else 1. The map is a preallocated LRU hash, so its size is
+// memory paid whether or not the data path ever writes it: as large as the
+// flow table it would double the memory per flow for nothing. Its size is
+// fixed when the program is loaded, so only a restart turns sticky pairs on
+// (see check_reloadable).
+constexpr uint32_t kPairsOffEntries = 1;
+inline uint32_t pair_table_size(bool sticky_pair, uint32_t flow_table_size) {
+  return sticky_pair ? flow_table_size : kPairsOffEntries;
+}
+
 class Datapath {
  public:
-  // Open and load the skeleton. Maps of `adopt` are reused when their layout
-  // matches; the flow table is migrated (copied) when only its size differs;
-  // anything else is recreated. One log line per decision goes to `log`.
-  Datapath(uint32_t flow_table_size, const MapFds* adopt, std::vector<std::string>* log);
+  // Open and load the skeleton with wanlb_flows of `flow_table_size` and
+  // wanlb_pairs of `pair_table_size` entries. Maps of `adopt` are reused
+  // when their layout and size match; when only the size differs, the map is
+  // recreated at the new size and the flows (and the pairs, when both pair
+  // tables are for `sticky: pair`) are copied over; anything else is
+  // recreated empty. One log line per decision goes to `log`.
+  Datapath(uint32_t flow_table_size, uint32_t pair_table_size, const MapFds* adopt, std::vector<std::string>* log);
   ~Datapath();
   Datapath(const Datapath&) = delete;
   Datapath& operator=(const Datapath&) = delete;
 
   int map_fd(MapId id) const;
+  uint32_t max_entries(MapId id) const;
+  // wanlb_slots mapped into this process (BPF_F_MMAPABLE), for sync_slots.
+  const MappedArray* slots_mapped() const { return &slots_; }
   // Duplicates of every map fd (for readers that outlive a call, e.g. the
   // metrics thread, and for status_json).
   MapFds dup_maps() const;
@@ -116,6 +135,8 @@ class Datapath {
  private:
   wanlb_tc* skel_ = nullptr;
   wanlb_xdp* xdp_skel_ = nullptr;
+  MappedArray slots_;  // mapping of wanlb_slots
+  size_t slots_len_ = 0;
   bool xdp_tried_ = false;
   std::string xdp_error_;
   std::vector<std::pair<int, std::string>> xdp_reported_;  // ifindex -> last failure logged

@@ -38,10 +38,12 @@ ActiveSet active_set(const std::vector<WanView>& wans) {
 std::vector<uint32_t> SlotPlanner::table(const std::vector<WanView>& wans) {
   ActiveSet set = active_set(wans);
   if (set.tier == 0) return std::vector<uint32_t>(slot_count_, 0);
-  auto it = base_by_tier_.find(set.tier);
-  if (it == base_by_tier_.end())
-    it = base_by_tier_.emplace(set.tier, build_slot_table(set.members, slot_count_)).first;
-  return failover_table(it->second, set.live);
+  Base& base = base_by_tier_[set.tier];
+  if (base.table.empty() || base.members != set.members) {
+    base.table = build_slot_table(set.members, slot_count_);
+    base.members = set.members;
+  }
+  return failover_table(base.table, set.live);
 }
 
 }  // namespace wanlb

@@ -46,15 +46,21 @@ struct ActiveSet {
 ActiveSet active_set(const std::vector<WanView>& wans);
 
 // Slot tables per tier, built once (Maglev over all WANs of the tier) and
-// reused: a failover only reassigns the dead WANs' slots.
+// reused while the tier's members (ids, names, weights) stay the same: a
+// failover only reassigns the dead WANs' slots, and a reload that changes
+// no member of a tier does not rebuild its table.
 class SlotPlanner {
  public:
   explicit SlotPlanner(uint32_t slot_count) : slot_count_(slot_count) {}
   std::vector<uint32_t> table(const std::vector<WanView>& wans);
 
  private:
+  struct Base {
+    std::vector<SlotMember> members;  // what `table` was built from
+    std::vector<uint32_t> table;
+  };
   uint32_t slot_count_;
-  std::map<uint32_t, std::vector<uint32_t>> base_by_tier_;
+  std::map<uint32_t, Base> base_by_tier_;
 };
 
 }  // namespace wanlb

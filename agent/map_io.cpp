@@ -5,6 +5,7 @@
 #include <bpf/libbpf.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -76,8 +77,31 @@ std::vector<wanlb_wan> read_wans(int fd) {
   return out;
 }
 
-size_t sync_slots(int fd, const std::vector<uint32_t>& table, std::vector<uint32_t>* current) {
-  if (current->size() != table.size()) *current = read_slots(fd);
+size_t sync_slots(int fd, const std::vector<uint32_t>& table, std::vector<uint32_t>* current,
+                  const MappedArray* mapped) {
+  if (current->size() != table.size()) {
+    if (mapped) {
+      current->resize(WANLB_SLOT_COUNT);
+      for (uint32_t slot = 0; slot < WANLB_SLOT_COUNT; slot++)
+        (*current)[slot] = __atomic_load_n(mapped->u32(slot), __ATOMIC_RELAXED);
+    } else {
+      *current = read_slots(fd);
+    }
+  }
+  if (mapped) {
+    size_t changed = 0;
+    // Fences: the WAN entries written before (through the bpf syscall) are
+    // visible before any slot names them, and the slots before what follows.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    for (uint32_t slot = 0; slot < table.size() && slot < current->size(); slot++) {
+      if ((*current)[slot] == table[slot]) continue;
+      __atomic_store_n(mapped->u32(slot), table[slot], __ATOMIC_RELAXED);
+      (*current)[slot] = table[slot];
+      changed++;
+    }
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    return changed;
+  }
   std::vector<uint32_t> keys, values;
   for (uint32_t slot = 0; slot < table.size() && slot < current->size(); slot++) {
     if ((*current)[slot] == table[slot]) continue;

@@ -151,6 +151,18 @@ RoutingPlan plan_routes(const Config& cfg, const std::vector<WanRouteState>& wan
   return plan;
 }
 
+RoutingPlan merge_routing(RoutingPlan to, const RoutingPlan& from) {
+  const size_t own_routes = to.routes.size();
+  for (const auto& r : from.rules)
+    if (std::find(to.rules.begin(), to.rules.end(), r) == to.rules.end()) to.rules.push_back(r);
+  for (const auto& r : from.routes) {
+    auto routed = [&](const WanRoute& t) { return t.family == r.family && t.table == r.table; };
+    if (std::none_of(to.routes.begin(), to.routes.begin() + static_cast<long>(own_routes), routed))
+      to.routes.push_back(r);
+  }
+  return to;
+}
+
 namespace {
 
 std::string gateway_text(const WanConfig& w) {

@@ -53,6 +53,11 @@ struct WanRouteState {
 // device for point-to-point WANs). P = rule_priority.
 RoutingPlan plan_routes(const Config& cfg, const std::vector<WanRouteState>& wans);
 
+// The plan while `from` is being replaced by `to` (make before break):
+// every rule and route of `to`, plus the rules of `from` that `to` lacks and
+// the routes of `from` for a (family, table) that `to` does not route.
+RoutingPlan merge_routing(RoutingPlan to, const RoutingPlan& from);
+
 // The human-readable plan `wanlb check` prints.
 std::string describe_plan(const Config& cfg);
 // The same plan as JSON (`wanlb check --json`).

@@ -1,8 +1,18 @@
+// The notification protocol (sd_notify(3), "Notify socket" in systemd.io):
+// one datagram of NAME=value lines to the AF_UNIX socket $NOTIFY_SOCKET
+// names, a path or, with a leading '@', an abstract name. Spoken here
+// rather than through libsystemd, which would load six more libraries
+// (libgcrypt, liblzma, libzstd, ...) into every `wanlb` command, `wanlb
+// reload` included, for one sendto().
 #include "sd_notify.h"
 
-#include <systemd/sd-daemon.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <spdlog/spdlog.h>
@@ -20,9 +30,27 @@ std::string one_line(const std::string& s) {
   return out;
 }
 
+// 0 when there is no notify socket, -errno on failure.
+int sd_send(const std::string& message) {
+  const char* path = std::getenv("NOTIFY_SOCKET");  // kept: the agent notifies many times over its life
+  if (!path || !*path) return 0;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const size_t len = std::strlen(path);
+  if ((path[0] != '/' && path[0] != '@') || len >= sizeof(addr.sun_path)) return -EAFNOSUPPORT;
+  std::memcpy(addr.sun_path, path, len);
+  if (path[0] == '@') addr.sun_path[0] = '\0';
+  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  ssize_t n = ::sendto(fd, message.data(), message.size(), MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(&addr),
+                       static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len));
+  int err = errno;
+  ::close(fd);
+  return n < 0 ? -err : 0;
+}
+
 void send(const std::string& message) {
-  // unset_environment = 0: the agent notifies many times over its life.
-  int r = sd_notify(0, message.c_str());
+  int r = sd_send(message);
   if (r < 0) spdlog::debug("sd_notify({}): {}", message, std::strerror(-r));
 }
 

@@ -1,6 +1,6 @@
 // Readiness and status notifications to systemd (Type=notify services).
 //
-// A thin wrapper over libsystemd's sd_notify(3). Every call is a no-op when
+// sd_notify(3)'s protocol, spoken directly (no libsystemd). Every call is a no-op when
 // the agent was not started by systemd with a notify socket (NOTIFY_SOCKET
 // unset), so the agent calls them unconditionally: from a shell, in the lab
 // or in tests nothing happens. Failures to notify are logged at debug level

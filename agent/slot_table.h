@@ -15,6 +15,7 @@ struct SlotMember {
   uint32_t id;       // WAN id (1..64); 0 is reserved for "empty"
   std::string name;  // seeds this member's permutation: stable across restarts and reorders
   uint32_t weight;   // 1..1000
+  bool operator==(const SlotMember& o) const { return id == o.id && name == o.name && weight == o.weight; }
 };
 
 // Exact slot counts: largest-remainder split of `slot_count` by weight

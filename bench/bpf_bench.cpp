@@ -107,7 +107,7 @@ struct Row {
 
 class Bench {
  public:
-  Bench(int rounds, uint32_t flows) : rounds_(rounds), flows_(flows), dp_(WANLB_DEFAULT_FLOW_ENTRIES, nullptr, &log_) {
+  Bench(int rounds, uint32_t flows) : rounds_(rounds), flows_(flows), dp_(WANLB_DEFAULT_FLOW_ENTRIES, WANLB_DEFAULT_FLOW_ENTRIES, nullptr, &log_) {
     empty_ = empty_tc__open_and_load();
     if (!empty_) throw std::runtime_error("loading empty_tc");
     // Two WANs, all up, the default classifier; no bypass prefixes (an

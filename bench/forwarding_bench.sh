@@ -232,6 +232,7 @@ agent_config() { # FILE N NAT [MODE [INBOUND]]
         if [[ -n "$mode" ]]; then echo "lan: [{interface: lan0, mode: $mode}]"; else echo "lan: [lan0]"; fi
         echo "classifier: both-addresses"
         [[ -z "$inbound" ]] || echo "inbound: $inbound"
+        [[ -z "${FWB_AGENT_EXTRA:-}" ]] || printf '%s\n' "$FWB_AGENT_EXTRA"  # experiments: more top-level keys
         echo "wans:"
         for ((i = 1; i <= n; i++)); do
             printf '  - name: isp%d\n    interface: wan%d\n    gateway: 198.18.%d.1\n    nat: %s\n' "$i" "$i" "$i" "$nat"

@@ -2,10 +2,12 @@
 //
 //   fill  [--entries N] [--extra K] [--samples S]
 //         Loads its own copy of the data path (the agent's Datapath class:
-//         same object, flow_table_size = N; nothing attached, nothing
-//         pinned) and, through BPF_PROG_TEST_RUN only:
+//         same object, flow_table_size = N, the default `sticky: none`;
+//         nothing attached, nothing pinned) and, through BPF_PROG_TEST_RUN only:
 //           - memory: `memlock:` of the flow map (and of every map) from
-//             /proc/self/fdinfo before and after the fill;
+//             /proc/self/fdinfo before and after the fill; and of a pair
+//             table sized as `sticky: pair` would size it (an LRU hash like
+//             wanlb_pairs with N entries, created and measured on its own);
 //           - the established-packet cost with 1,024 flows in the table and
 //             with the table full (one hot flow, repeat = 1,000,000; and
 //             S random established flows, repeat = 1 each, next to the empty
@@ -117,6 +119,21 @@ uint64_t memlock(int fd) {
   return 0;
 }
 
+// `memlock:` of a map like `like` (type, key, value, flags: the pair table)
+// with `entries` entries: what it costs with `sticky: pair`.
+uint64_t sticky_pairs_memlock(int like, uint32_t entries) {
+  bpf_map_info info{};
+  uint32_t len = sizeof info;
+  if (bpf_obj_get_info_by_fd(like, &info, &len) != 0) throw std::runtime_error("wanlb_pairs: no map info");
+  LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = info.map_flags);
+  int fd = bpf_map_create(static_cast<bpf_map_type>(info.type), "wanlb_pairs", info.key_size, info.value_size, entries,
+                          &opts);
+  if (fd < 0) throw std::runtime_error(std::string("creating a sticky-sized pair table: ") + std::strerror(errno));
+  uint64_t m = memlock(fd);
+  close(fd);
+  return m;
+}
+
 // Entries of a hash map (batched lookups; get_next_key walk if unsupported).
 uint64_t count_entries(int fd) {
   const uint32_t chunk = 8192;
@@ -173,7 +190,7 @@ int cmd_fill(uint32_t entries, uint32_t extra, uint32_t samples) {
   sched_setaffinity(0, sizeof set, &set);
 
   std::vector<std::string> log;
-  wanlb::Datapath dp(entries, nullptr, &log);
+  wanlb::Datapath dp(entries, wanlb::pair_table_size(false, entries), nullptr, &log);
   empty_tc* empty = empty_tc__open_and_load();
   if (!empty) throw std::runtime_error("loading empty_tc");
   const int prog = dp.prog_fd(), eprog = bpf_program__fd(empty->progs.wanlb_tc_empty);
@@ -189,6 +206,7 @@ int cmd_fill(uint32_t entries, uint32_t extra, uint32_t samples) {
   uint64_t ml_all_before = 0;
   for (size_t i = 0; i < wanlb::kMapCount; i++) ml_all_before += memlock(dp.map_fd(static_cast<wanlb::MapId>(i)));
   const uint64_t ml_flows_before = memlock(flows_fd), ml_pairs_before = memlock(pairs_fd);
+  const uint64_t ml_pairs_sticky = sticky_pairs_memlock(pairs_fd, wanlb::pair_table_size(true, entries));
 
   std::mt19937 rng(1);
   // Established cost over the flows [lo, hi) that are present: `samples`
@@ -275,9 +293,10 @@ int cmd_fill(uint32_t entries, uint32_t extra, uint32_t samples) {
 
   std::printf("{\"entries\":%u,\"extra\":%u,\"samples\":%u,\n", entries, extra, samples);
   std::printf(" \"memlock\":{\"flows_before\":%llu,\"flows_after\":%llu,\"pairs_before\":%llu,\"pairs_after\":%llu,"
-              "\"all_maps_before\":%llu,\"all_maps_after\":%llu},\n",
+              "\"pairs_entries\":%u,\"pairs_sticky\":%llu,\"all_maps_before\":%llu,\"all_maps_after\":%llu},\n",
               (unsigned long long)ml_flows_before, (unsigned long long)ml_flows_after, (unsigned long long)ml_pairs_before,
-              (unsigned long long)ml_pairs_after, (unsigned long long)ml_all_before, (unsigned long long)ml_all_after);
+              (unsigned long long)ml_pairs_after, dp.max_entries(wanlb::MapId::Pairs), (unsigned long long)ml_pairs_sticky,
+              (unsigned long long)ml_all_before, (unsigned long long)ml_all_after);
   std::printf(" \"fill\":{\"ms\":%.0f,\"mean_new_flow_ns\":%.1f,\"entries_after\":%llu},\n", fill_ms,
               double(fill_ns) / (entries - small), (unsigned long long)after_fill);
   std::printf(" \"lookup\":{\"small_hot_ns\":%.1f,\"small_hot_empty_ns\":%.1f,\"small_random_ns\":%.1f,\"small_random_empty_ns\":%.1f,"

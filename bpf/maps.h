@@ -19,9 +19,12 @@ struct {
 	__type(value, struct wanlb_flow);
 } wanlb_flows SEC(".maps");
 
-/* Weighted consistent-hash table: slot -> WAN id (0 = none). */
+/* Weighted consistent-hash table: slot -> WAN id (0 = none). Mappable: the
+ * agent writes a weight change or a failover as plain 4-byte stores into
+ * its mapping (no syscall per element; see sync_slots). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, WANLB_SLOT_COUNT);
 	__type(key, __u32);
 	__type(value, __u32);

@@ -7,7 +7,7 @@ PACKAGES=(
     libnl-3-dev libnl-route-3-dev libnl-nf-3-dev libnftables-dev libcli11-dev libspdlog-dev libfmt-dev
     libyaml-cpp-dev nlohmann-json3-dev libcpp-httplib-dev libgtest-dev googletest
     iproute2 nftables iputils-ping jq procps conntrack curl util-linux
-    libsystemd-dev dpkg-dev file systemd   # sd_notify; cpack -G DEB (dpkg-shlibdeps, file); systemd-analyze
+    dpkg-dev file systemd                  # cpack -G DEB (dpkg-shlibdeps, file); systemd-analyze
     yamllint
     libcap-dev netsniff-ng                 # least privilege (agent/privileges.cpp); trafgen for the WAN flood test
     ethtool                                # the forwarding benchmark turns on GRO (NAPI) on its veths

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <set>
@@ -240,6 +241,36 @@ TEST_F(DatapathTest, FlowsStickWhenSlotsChangeAndMoveWhenTheirWanGoesDown) {
 
   set_up(wa, true);  // coming back does not pull the moved flow back
   EXPECT_EQ(wan(frame(a)), other);
+}
+
+// The agent writes the slot table through its mapping of wanlb_slots (plain
+// stores, no syscall): every slot must land where the program's lookup
+// reads it (array elements are 8 bytes apart, not 4), and the program must
+// then follow it.
+TEST_F(DatapathTest, SlotsWrittenThroughTheMappingAreWhatTheProgramReads) {
+  const wanlb::MappedArray* mapped = dp_->slots_mapped();
+  ASSERT_NE(mapped, nullptr);
+  ASSERT_NE(mapped->base, nullptr);
+  std::vector<uint32_t> table(WANLB_SLOT_COUNT);
+  for (uint32_t s = 0; s < WANLB_SLOT_COUNT; s++) table[s] = 1 + (s * 7919u) % 2;  // both WANs, scattered
+  std::vector<uint32_t> cached;  // empty: read back through the mapping first
+  size_t changed = wanlb::sync_slots(fd(wanlb::MapId::Slots), table, &cached, mapped);
+  EXPECT_GT(changed, 0u);
+  EXPECT_EQ(cached, table);
+  EXPECT_EQ(wanlb::read_slots(fd(wanlb::MapId::Slots)), table) << "the syscall view differs from what was written";
+
+  std::vector<uint32_t> again;  // a fresh cache reads the mapping: nothing to write
+  EXPECT_EQ(wanlb::sync_slots(fd(wanlb::MapId::Slots), table, &again, mapped), 0u);
+  EXPECT_EQ(again, table);
+
+  std::vector<uint32_t> all2(WANLB_SLOT_COUNT, 2);
+  EXPECT_EQ(wanlb::sync_slots(fd(wanlb::MapId::Slots), all2, &again, mapped),
+            static_cast<size_t>(std::count(table.begin(), table.end(), 1u)));
+  for (uint16_t sp = 40000; sp < 40064; sp++) {
+    Tuple t;
+    t.sp = sp;
+    EXPECT_EQ(wan(frame(t)), 2u) << "sport " << sp;
+  }
 }
 
 // A SYN on the entry of a connection that completed its handshake is a new

@@ -46,7 +46,7 @@ class DatapathFixture : public ::testing::Test {
 
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root for BPF_PROG_TEST_RUN";
-    dp_ = std::make_unique<wanlb::Datapath>(kFlowEntries, nullptr, &log_);
+    dp_ = std::make_unique<wanlb::Datapath>(kFlowEntries, kFlowEntries, nullptr, &log_);  // sticky tests need pairs
     configure(2, WANLB_CLS_BOTH_ADDRESSES_AND_PORTS);
   }
 

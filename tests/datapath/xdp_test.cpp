@@ -135,7 +135,7 @@ class DatapathXdpDifferentialTest : public DatapathXdpTest {
   void SetUp() override {
     DatapathXdpTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
-    ref_ = std::make_unique<wanlb::Datapath>(kFlowEntries, nullptr, &log_);
+    ref_ = std::make_unique<wanlb::Datapath>(kFlowEntries, kFlowEntries, nullptr, &log_);
   }
 
   int rfd(wanlb::MapId id) const { return ref_->map_fd(id); }

@@ -56,7 +56,7 @@ CXXFLAGS=(-std=c++17 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,ad
           -I"$SRC/include" -I"$SRC/agent" -I"$SRC/tests" -I"$SRC/tests/fuzz" -I"$BUILD/bpf"
           -DWANLB_VERSION=\"fuzz\" $HTTPLIB_CFLAGS)
 # Everything the agent archive may pull in (only referenced objects are linked).
-LIBS=($(pkg-config --libs libbpf libnl-3.0 libnl-route-3.0 libnl-nf-3.0 libnftables cpp-httplib libsystemd)
+LIBS=($(pkg-config --libs libbpf libnl-3.0 libnl-route-3.0 libnl-nf-3.0 libnftables cpp-httplib)
       -lyaml-cpp -lspdlog -lfmt -lssl -lcrypto -lz -lbrotlidec -lbrotlienc -lpthread)
 
 # compile SRC OBJNAME: rebuild when the source or any header we know of is newer.

@@ -173,7 +173,7 @@ void setup() {
   g = new State;
   std::vector<std::string> log;
   try {
-    g->dp = std::make_unique<wanlb::Datapath>(kFlowEntries, nullptr, &log);
+    g->dp = std::make_unique<wanlb::Datapath>(kFlowEntries, kFlowEntries, nullptr, &log);  // sticky pairs on
   } catch (const std::exception& e) {
     std::fprintf(stderr, "fuzz_datapath: cannot load the data path: %s (needs root)\n", e.what());
     std::exit(1);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Reload (`wanlb reload` and SIGHUP) applies a changed config while long
 # transfers run: weights, a WAN added, a policy, probe settings. No stream
-# breaks and no established flow whose WAN is unchanged moves. Removing a
+# breaks and no established flow whose WAN is unchanged moves. The new WAN's
+# route and NAT are in place before any slot names it. Removing a
 # WAN that is listed first keeps the other WANs' flows where they are (WAN
 # ids are kept by name). An invalid config, or one that changes a key only a
 # restart can change, is refused with a clear message and the running config
@@ -40,6 +41,14 @@ sed -i '0,/    weight: 3/s//    weight: 3\n    probe: {interval: 100ms}/' "$CFG"
 out=$(wanlb_rt reload) || fail "reload failed: $out"
 log "$out"
 assert_eq "weights after reload" "$(weights)" '{"isp1":3,"isp2":1,"isp3":1}'
+# Agent log up to this reload's end: isp3's route and NAT before the slots.
+upto=$(awk '{print} / reloaded /{exit}' "/run/wanlb-lab/$LAB.agent.log")
+line_of() { grep -n -E "$1" <<<"$upto" | tail -1 | cut -d: -f1 || true; }
+l_route=$(line_of "added route .*via 10\.100\.3\.1") l_nat=$(line_of "nftables: .*previous config")
+l_slots=$(line_of "slot table:")
+[[ -n "$l_route" && -n "$l_nat" && -n "$l_slots" ]] && ((l_route < l_slots && l_nat < l_slots)) ||
+    fail "isp3's route (line ${l_route:-none}) and NAT (${l_nat:-none}) must come before the slots (${l_slots:-none}): $upto"
+log "ok: isp3's route (log line $l_route) and NAT ($l_nat) before the slot table ($l_slots)"
 assert_eq "established flows kept their WANs" "$(flow_wans)" "$before"
 n=$(burst_json cl --from "$(client_addrs 8)" --to "$(server_addrs 8)" --port "$PORT" --count 64 |
     jq -r '.by_peer | keys | join(",")')

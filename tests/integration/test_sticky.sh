@@ -4,9 +4,13 @@
 # the WAN of the pair's earlier connections (e.g. banking sites that tie a
 # session to the client's address).
 #  A. Without sticky, 10 connections of each of 64 address pairs spread over
-#     both WANs (most pairs use both).
-#  B. With sticky, every pair uses exactly one WAN, pairs still spread over
-#     both WANs, and the `sticky` counter grows.
+#     both WANs (most pairs use both). The pair table then has one entry, so
+#     a reload that turns sticky on is refused (restart needed), and the
+#     running config stays.
+#  B. Restarted with sticky (the new agent adopts the running data path and
+#     replaces its 1-entry pair table by a full-size one): every pair uses
+#     exactly one WAN, pairs still spread over both WANs, and the `sticky`
+#     counter grows.
 #  C. Failover: the WAN of a pair goes silent; once it is down, the pair's
 #     new connections use the survivor, and keep using it.
 #  D. Recovery: once that WAN is up again, the pair stays on the survivor;
@@ -39,12 +43,23 @@ log "A: $(jq -c 'del(.by_pair)' <<<"$out")"
 assert_eq "A: connections ok" "$(json_get "$out" .ok)" 640
 assert_eq "A: pairs" "$(json_get "$out" .pairs)" 64
 assert_between "A: pairs that used both WANs" "$(json_get "$out" .pairs_inconsistent)" 48 64
-agent_stop
-wanlb_rt cleanup >/dev/null 2>&1
-
-log "B: sticky pairs"
 lab_config "$TMP/b.yaml" both-addresses-and-ports 1 1 -- "sticky: pair" "sticky_timeout: 10m"
+cp "$TMP/a.yaml" "$TMP/a.saved"
+cp "$TMP/b.yaml" "$TMP/a.yaml"
+set +e
+msg=$(wanlb_rt reload 2>&1); rc=$?
+set -e
+cp "$TMP/a.saved" "$TMP/a.yaml"
+assert_eq "A: reload turning sticky on: exit code" "$rc" 2
+grep -q "sticky: turning sticky pairs on needs a restart" <<<"$msg" || fail "unclear message: $msg"
+assert_eq "A: reload refused, sticky stays off" "$(wanlb_rt status --json | jq .agent.reload_failures)" 1
+agent_stop
+
+log "B: sticky pairs (restart; the running data path is adopted)"
 agent_start "$TMP/b.yaml" agent2
+grep -q "map wanlb_pairs resized 1 -> " "/run/wanlb-lab/$LAB.agent2.log" ||
+    fail "the pair table was not resized: $(grep -E 'map |adopting' "/run/wanlb-lab/$LAB.agent2.log")"
+grep -q "adopting the running data path" "/run/wanlb-lab/$LAB.agent2.log" || fail "the running data path was not adopted"
 wait_state isp1 up; wait_state isp2 up
 s0=$(counter sticky)
 out=$(all_pairs b)

@@ -64,6 +64,19 @@ TEST(Failover, FailbackRestoresTheConfiguredTable) {
   EXPECT_EQ(planner.table(wans), configured);
 }
 
+TEST(Failover, AChangedWeightRebuildsTheTableAnUnchangedTierKeepsIt) {
+  SlotPlanner planner(kM);
+  auto wans = three_wans();
+  std::vector<uint32_t> before = planner.table(wans);
+  wans[2].weight = 5;  // the backup tier: tier 1's table stays
+  EXPECT_EQ(planner.table(wans), before);
+  wans[0].weight = wans[1].weight;  // 2:1 -> 1:1 in tier 1
+  auto n = owners(planner.table(wans));
+  EXPECT_NEAR(double(n[1]) / kM, 0.5, 1e-4) << "the table was not rebuilt for the new weights";
+  wans[0].weight = 2;  // and back: the same table as at first
+  EXPECT_EQ(planner.table(wans), before);
+}
+
 TEST(Failover, DegradedWansServeOnlyWhenNothingIsUp) {
   auto wans = three_wans();
   wans[0].state = WanState::Degraded;

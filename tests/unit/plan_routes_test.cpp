@@ -144,5 +144,50 @@ TEST(PlanRoutes, GoneInterfaceGetsNothing) {
   EXPECT_EQ(std::count_if(p.routes.begin(), p.routes.end(), [](const WanRoute& r) { return r.table == 101; }), 0);
 }
 
+TEST(PlanRoutes, MergeKeepsTheLeavingWansUntilTheNewPlanIsInForce) {
+  Fixture before;  // isp1, isp2, isp3
+  Fixture after;   // isp2 now on a new gateway, isp3 gone, isp4 new (takes id 3's table)
+  after.cfg.wans[1].gateway = ip("10.100.2.254");
+  after.cfg.wans.pop_back();
+  WanConfig w4 = before.cfg.wans[2];
+  w4.name = "isp4";
+  w4.interface = "wan4";
+  w4.id = 4;
+  w4.mark = 4 << 16;
+  w4.table = 103;
+  w4.has_gateway = true;
+  w4.gateway = ip("10.100.4.1");
+  after.cfg.wans.push_back(w4);
+  std::vector<WanRouteState> now = {
+      {&after.cfg.wans[0], 3, ip("10.100.1.1"), ip("fd00:100:1::1"), {ip("10.100.1.2"), ip("fd00:100:1::2")}, true},
+      {&after.cfg.wans[1], 4, ip("10.100.2.254"), std::nullopt, {ip("10.100.2.2")}, true},
+      {&after.cfg.wans[2], 6, ip("10.100.4.1"), std::nullopt, {ip("10.100.4.2")}, true}};
+  RoutingPlan to = plan_routes(after.cfg, now);
+  RoutingPlan from = plan_routes(before.cfg, before.states(true, true, true));
+  RoutingPlan merged = merge_routing(to, from);
+
+  for (const auto& r : to.rules) EXPECT_NE(std::find(merged.rules.begin(), merged.rules.end(), r), merged.rules.end());
+  for (const auto& r : from.rules)
+    EXPECT_NE(std::find(merged.rules.begin(), merged.rules.end(), r), merged.rules.end()) << "an old rule went early";
+  // No rule twice.
+  for (size_t i = 0; i < merged.rules.size(); i++)
+    EXPECT_EQ(std::count(merged.rules.begin(), merged.rules.end(), merged.rules[i]), 1) << i;
+  // One route per (family, table): the new one where both plans route it.
+  auto route_of = [&](int family, uint32_t table) {
+    std::vector<WanRoute> out;
+    for (const auto& r : merged.routes)
+      if (r.family == family && r.table == table) out.push_back(r);
+    return out;
+  };
+  ASSERT_EQ(route_of(AF_INET, 101).size(), 1u);
+  EXPECT_EQ(route_of(AF_INET, 101)[0].gateway, ip("10.100.2.254")) << "isp2's new gateway wins";
+  ASSERT_EQ(route_of(AF_INET, 102).size(), 1u) << "gone isp3's table keeps its route for now";
+  ASSERT_EQ(route_of(AF_INET, 103).size(), 1u) << "new isp4's route is there";
+  ASSERT_EQ(route_of(AF_INET, 164).size(), 1u);
+  EXPECT_EQ(route_of(AF_INET, 164)[0], *std::find_if(to.routes.begin(), to.routes.end(), [](const WanRoute& r) {
+    return r.family == AF_INET && r.table == 164;
+  })) << "the router's own multipath route is the new config's";
+}
+
 }  // namespace
 }  // namespace wanlb
