@@ -49,6 +49,9 @@ std::string render_nft_ruleset(const std::vector<NftWan>& wans, uint32_t mark_ma
   std::vector<std::string> quoted;
   quoted.reserve(wans.size());
   for (const NftWan& w : wans) {
+    // The tagging map has one entry per interface (nft refuses a second).
+    if (std::count_if(wans.begin(), wans.end(), [&](const NftWan& o) { return o.ifname == w.ifname; }) > 1)
+      throw std::invalid_argument("nft: interface " + w.ifname + " is given for more than one WAN");
     quoted.push_back(quote_ifname(w.ifname));
     if (w.mark == 0 || (w.mark & ~mark_mask) != 0)
       throw std::invalid_argument("nft: WAN on " + w.ifname + ": mark " + hex32(w.mark) +

@@ -106,6 +106,12 @@ TEST(NftRender, OneDispatchRuleForAnyNumberOfWans) {
   EXPECT_EQ(chain_body(t, "tag7"), "\n\t\tct mark set ct mark and 0xff00ffff or 0x00080000\n") << t;
 }
 
+TEST(NftRender, RefusesAnInterfaceTwice) {
+  std::vector<NftWan> w = two_wans();
+  w[1].ifname = w[0].ifname;
+  EXPECT_THROW(render_nft_ruleset(w, 0x00ff0000), std::invalid_argument);
+}
+
 // `inbound: none`: no conntrack tagging; NAT stays where configured.
 TEST(NftRender, InboundNoneDropsTheTaggingChain) {
   std::string t = render_nft_ruleset(two_wans(), 0x00ff0000, false);
