@@ -35,6 +35,7 @@
 #include "map_io.h"
 #include "nft.h"
 #include "plan.h"
+#include "poll_time.h"
 #include "policy_maps.h"
 #include "prober.h"
 #include "privileges.h"
@@ -682,7 +683,7 @@ int Agent::poll_timeout_ms(uint64_t now_ns) const {
   int timeout = kResyncMs;
   for (const auto& w : wans_) {
     if (!w.probes()) continue;
-    int due = w.next_round_ns > now_ns ? static_cast<int>((w.next_round_ns - now_ns) / kNsPerMs) : 0;
+    int due = poll_ms_until(w.next_round_ns, now_ns);
     // Rounds in flight time out between sends: wake often enough to see it.
     timeout = std::min({timeout, due, kMaxSleepMs});
   }
