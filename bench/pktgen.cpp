@@ -5,8 +5,10 @@
 //     by bpf/bench_xdpgen.bpf.c, run with BPF_PROG_RUN in live-frames mode
 //     (BPF_F_TEST_XDP_LIVE_FRAMES, as xdp-trafficgen from xdp-tools does) and
 //     redirected into --dev as XDP frames. No skb and no socket on the
-//     sending side, so one CPU offers several million frames per second and
-//     the router, not the generator, sets the rate. The receiving end of
+//     sending side. Run on the receiver's CPU, each batch is processed by
+//     the receiver in softirq right after it is sent, so the receiver never
+//     waits for a wake-up (bench/forwarding_bench.sh explains why that
+//     matters on a VM). The receiving end of
 //     the veth needs NAPI (GRO on, or an XDP program): frames its ring has
 //     no room for are refused and show as --dev's tx_dropped, which the
 //     JSON line reports as `errors`.

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* Benchmark traffic, made in the kernel (bench/xdpgen.cpp, wanlb-xdpgen).
+/* Benchmark traffic, made in the kernel (bench/pktgen.cpp --engine xdp).
  *
  * bench_xdpgen_tx runs under BPF_PROG_RUN with BPF_F_TEST_XDP_LIVE_FRAMES:
  * the kernel hands it one prepared UDP/IPv4 frame after another (recycled
  * page-pool pages) and sends whatever it redirects, as XDP frames, into the
  * generator's veth. Every run rewrites the frame for the next flow, so the
  * router sees packets of many flows interleaved, as from a busy LAN, without
- * the generator paying for an skb or a socket: it stays far faster than the
- * router under test, and nothing of its work lands on the router's CPU.
+ * the generator paying for an skb or a socket. Its own cost is process
+ * time, the router's is softirq time, so the two can be told apart on one CPU.
  *
  * The pages are recycled and the router writes into them (TTL, Ethernet
  * addresses, NAT), so every run first copies the whole header back from
