@@ -637,37 +637,4 @@ std::vector<WanRoute> Routing::list_routes() {
   return out;
 }
 
-// ------------------------------------------------------------------ planning
-
-RoutingPlan plan_routing(const Config& cfg, const std::function<int(const std::string&)>& ifindex_of) {
-  RoutingPlan plan;
-  for (size_t i = 0; i < cfg.wans.size(); ++i) {
-    const WanConfig& w = cfg.wans[i];
-    int ifindex = ifindex_of(w.interface);
-    if (ifindex <= 0)
-      throw ConfigError(cfg.source + ":" + std::to_string(w.interface_line) + ": wans[" + std::to_string(i) +
-                        "].interface: interface '" + w.interface + "' does not exist");
-    for (int family : {AF_INET, AF_INET6}) {
-      FwmarkRule r;
-      r.family = family;
-      r.mark = w.mark;
-      r.mask = cfg.mark_mask;
-      r.table = w.table;
-      r.priority = cfg.rule_priority;
-      plan.rules.push_back(r);
-      // A gateway pins the family; a gateway-less (point-to-point) link
-      // carries both, so both tables get a device route.
-      if (w.has_gateway && w.gateway.family != family) continue;
-      WanRoute rt;
-      rt.family = family;
-      rt.table = w.table;
-      rt.ifindex = ifindex;
-      rt.has_gateway = w.has_gateway;
-      rt.gateway = w.gateway;
-      plan.routes.push_back(rt);
-    }
-  }
-  return plan;
-}
-
 }  // namespace wanlb

@@ -6,7 +6,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -65,7 +64,7 @@ struct WanRoute {
   }
 };
 
-// The rules and routes a config asks for (pure; ifindex resolved by `ifindex_of`).
+// The rules and routes wanlb wants in place (plan_routes in plan.h makes it).
 struct RoutingPlan {
   std::vector<FwmarkRule> rules;
   std::vector<WanRoute> routes;
@@ -93,11 +92,5 @@ class Routing {
   struct Impl;
   Impl* impl_;
 };
-
-// Plan for a config: per WAN, a rule for IPv4 and for IPv6 (fwmark WAN mark /
-// mark_mask -> WAN table, pref rule_priority) and a default route in the WAN
-// table for the gateway's family (both families when there is no gateway).
-// Throws ConfigError if an interface has no ifindex.
-RoutingPlan plan_routing(const Config& cfg, const std::function<int(const std::string&)>& ifindex_of);
 
 }  // namespace wanlb

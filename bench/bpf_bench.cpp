@@ -37,6 +37,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_frames.h"
 #include "datapath.h"
 #include "empty_tc.skel.h"
 #include "map_io.h"
@@ -47,50 +48,9 @@
 
 namespace {
 
-using Frame = std::vector<uint8_t>;
-
-// Ethernet + IPv4/IPv6 + TCP (SYN) + 32 bytes of payload. `src` picks the
-// source address (low bits) so that flows can be made distinct.
-Frame tcp_frame(bool v6, uint32_t src, uint16_t sport) {
-  Frame f = {2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2};
-  auto put16 = [&](uint16_t v) { f.push_back(v >> 8); f.push_back(v & 0xff); };
-  auto put32 = [&](uint32_t v) { put16(v >> 16); put16(v & 0xffff); };
-  const uint16_t l4_len = 20 + 32;
-  if (!v6) {
-    put16(0x0800);
-    f.insert(f.end(), {0x45, 0});
-    put16(20 + l4_len);
-    f.insert(f.end(), {0, 0, 0x40, 0, 64, IPPROTO_TCP, 0, 0});  // id, DF, ttl, proto, checksum (unchecked)
-    put32(0x0a000000 | (src & 0xffffff));                        // 10.x.y.z
-    put32(0x5db8d822);                                           // 93.184.216.34
-  } else {
-    put16(0x86dd);
-    put32(6u << 28);
-    put16(l4_len);
-    f.insert(f.end(), {IPPROTO_TCP, 64});
-    f.insert(f.end(), {0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0});  // fd00::/96 + src
-    put32(src);
-    f.insert(f.end(), {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01});  // 2001:db8::1
-  }
-  put16(sport);
-  put16(443);
-  put32(1);
-  put32(0);
-  f.insert(f.end(), {0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0});
-  f.insert(f.end(), 32, 0xab);
-  return f;
-}
-
-// Mean ns per run as the kernel measured it.
-uint32_t test_run(int prog_fd, const Frame& frame, uint32_t repeat) {
-  LIBBPF_OPTS(bpf_test_run_opts, opts);
-  opts.data_in = frame.data();
-  opts.data_size_in = static_cast<uint32_t>(frame.size());
-  opts.repeat = repeat;
-  if (bpf_prog_test_run_opts(prog_fd, &opts) != 0) throw std::runtime_error(std::string("BPF_PROG_TEST_RUN: ") + std::strerror(errno));
-  if (opts.retval != 0) throw std::runtime_error("program returned " + std::to_string(opts.retval) + ", not TC_ACT_OK");
-  return opts.duration;
-}
+using wanlb_bench::Frame;
+using wanlb_bench::tcp_frame;
+using wanlb_bench::test_run;
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());

@@ -59,9 +59,19 @@
 # Usage: bench/forwarding_bench.sh [--markdown docs/benchmarks.md] [--seconds N]
 #                                  [--rounds N] [--wans-max N] [--no-bpf-bench]
 # Env: WANLB_BIN, WANLB_PKTGEN, WANLB_BENCH_BPF override the binaries.
+# Experiments (the table is then not the standard one; don't --markdown it):
+#   FWB_ONLY="tc 2 none,nft 2 masq"   only these configurations (METHOD WANS NAT;
+#                                     methods base tc tcnc nft ecmp xdp)
+#   FWB_AGENT_EXTRA="KEY: VALUE"      more top-level keys in the agent's config
+#   FWB_RT_NFT=FILE                   an nftables ruleset loaded in the router
+#                                     after each set-up (the router's ruleset
+#                                     is flushed after each measurement)
+#   FWB_DEBUG=1                       log the generator's JSON
 set -euo pipefail
 # shellcheck source=md_section.sh
 source "$(dirname "${BASH_SOURCE[0]}")/md_section.sh"
+# shellcheck source=ns_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/ns_lib.sh"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SECS=3
 ROUNDS=3
@@ -93,51 +103,7 @@ for t in ip nft taskset chrt ethtool conntrack jq; do
 done
 (($(nproc) >= 2)) || { echo "forwarding_bench: needs 2 CPUs (generator and router on one each)" >&2; exit 1; }
 
-P="wfb$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
-GEN=$P-gen RT=$P-rt SNK=$P-snk
-TMP=$(mktemp -d /tmp/wanlb-fwbench.XXXXXX)
-MADE_NS=()
-AGENT_PID=""
-GEN_PID=""
-
-log() { echo "forwarding_bench: $*" >&2; }
-in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
-
-stop_pid() { # PID: TERM, wait up to 5 s, KILL (only processes this script started)
-    local pid=$1 i
-    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-    local rc=$? ns p
-    trap - EXIT INT TERM
-    stop_pid "$GEN_PID"
-    stop_pid "$AGENT_PID"
-    if [[ -e /run/netns/$RT ]]; then in_ns "$RT" "$WANLB" cleanup >/dev/null 2>&1 || true; fi
-    for ns in "${MADE_NS[@]}"; do
-        [[ -e /run/netns/$ns ]] || continue
-        p=$(ip netns pids "$ns" 2>/dev/null || true)
-        # shellcheck disable=SC2086
-        [[ -z "$p" ]] || kill -KILL $p 2>/dev/null || true
-        ip netns del "$ns" 2>/dev/null || log "could not delete namespace $ns"
-    done
-    rm -rf "$TMP"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-mkns() {
-    [[ ! -e /run/netns/$1 ]] || { log "namespace $1 exists already (not ours)"; exit 1; }
-    ip netns add "$1"
-    MADE_NS+=("$1")
-    ip -n "$1" link set lo up
-}
+bench_ns_init forwarding_bench wfb
 
 # ------------------------------------------------------------------ topology
 # Threaded NAPI for NS's DEV, its kthread(s) pinned to CPU (with POLICY, a
@@ -232,32 +198,12 @@ agent_config() { # FILE N NAT [MODE [INBOUND]]
         if [[ -n "$mode" ]]; then echo "lan: [{interface: lan0, mode: $mode}]"; else echo "lan: [lan0]"; fi
         echo "classifier: both-addresses"
         [[ -z "$inbound" ]] || echo "inbound: $inbound"
-        [[ -z "${FWB_AGENT_EXTRA:-}" ]] || printf '%s\n' "$FWB_AGENT_EXTRA"  # experiments: more top-level keys
+        [[ -z "${FWB_AGENT_EXTRA:-}" ]] || printf '%s\n' "$FWB_AGENT_EXTRA"
         echo "wans:"
         for ((i = 1; i <= n; i++)); do
             printf '  - name: isp%d\n    interface: wan%d\n    gateway: 198.18.%d.1\n    nat: %s\n' "$i" "$i" "$i" "$nat"
         done
     } >"$file"
-}
-
-agent_start() { # CONFIG
-    local cfg=$1 i
-    : >"$TMP/agent.log"
-    setsid ip netns exec "$RT" "$WANLB" run -c "$cfg" >>"$TMP/agent.log" 2>&1 </dev/null &
-    AGENT_PID=$!
-    for ((i = 0; i < 150; i++)); do
-        grep -q "ready:" "$TMP/agent.log" && return 0
-        kill -0 "$AGENT_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    log "agent did not become ready:"; cat "$TMP/agent.log" >&2
-    return 1
-}
-
-agent_stop() {
-    stop_pid "$AGENT_PID"
-    AGENT_PID=""
-    in_ns "$RT" "$WANLB" cleanup >/dev/null 2>&1 || true
 }
 
 setup() { # METHOD N NAT(none|masq)
@@ -290,6 +236,9 @@ EOF
             ip -n "$RT" route replace default $gws
             [[ $nat == masq ]] && nft_masq "$n" ;;
     esac
+    # Experiments: one more nftables ruleset in the router (docs/benchmarks.md
+    # uses it to isolate what loading conntrack costs).
+    if [[ -n "${FWB_RT_NFT:-}" ]]; then in_ns "$RT" nft -f "$FWB_RT_NFT"; fi
     return 0
 }
 
@@ -308,6 +257,7 @@ teardown() { # METHOD N NAT
             ip -n "$RT" route replace default via 198.18.1.1 dev wan1 ;;
     esac
     if [[ $nat == masq && $m != tc && $m != tcnc && $m != xdp ]]; then in_ns "$RT" nft delete table ip fbnat; fi
+    if [[ -n "${FWB_RT_NFT:-}" ]]; then in_ns "$RT" nft flush ruleset; fi
     in_ns "$RT" sysctl -qw net.ipv4.ip_forward=1
     return 0
 }
@@ -350,9 +300,9 @@ measure() {
         match(gen, /"sent":[0-9]+/); sent = substr(gen, RSTART + 7, RLENGTH - 7)
         match(gen, /"errors":[0-9]+/); err = substr(gen, RSTART + 9, RLENGTH - 9)
         split(c0, u, " "); split(c1, v, " ")
-        busy_s = (v[1] - u[1]) / hz; el = (t1 - t0) / 1e9
+        sirq_s = (v[1] - u[1]) / hz; el = (t1 - t0) / 1e9
         printf "%.0f %.0f %d %.1f %.0f %.0f %.1f %.1f\n", tot / el, off, used, tot ? 100 * max / tot : 0,
-            tot ? busy_s * 1e9 / tot : 0, (v[2] > u[2]) ? 100 * (v[1] - u[1]) / (v[2] - u[2]) : 0,
+            tot ? sirq_s * 1e9 / tot : 0, (v[2] > u[2]) ? 100 * (v[1] - u[1]) / (v[2] - u[2]) : 0,
             (sent + err) ? 100 * err / (sent + err) : 0, tot ? 100 * drops / tot : 0 }'
 }
 
@@ -373,7 +323,7 @@ fi
 
 # Configurations: METHOD WANS NAT LABEL
 CONFIGS=()
-if [[ -n "${FWB_ONLY:-}" ]]; then IFS=, read -r -a CONFIGS <<<"$FWB_ONLY"; fi  # debugging: "base 1 none,tc 2 none"
+if [[ -n "${FWB_ONLY:-}" ]]; then IFS=, read -r -a CONFIGS <<<"$FWB_ONLY"; fi
 ((${#CONFIGS[@]})) || for nat in none masq; do
     CONFIGS+=("base 1 $nat")
     for n in 2 "$WANS_MAX"; do
@@ -390,11 +340,11 @@ for ((r = 1; r <= ROUNDS; r++)); do
     for c in "${CONFIGS[@]}"; do
         read -r m n nat <<<"$c"
         setup "$m" "$n" "$nat"
-        read -r pps off used share nspp busy refused sdrop <<<"$(measure)"
+        read -r pps off used share nspp sirq refused sdrop <<<"$(measure)"
         teardown "$m" "$n" "$nat"
         RES[$c]+="$pps "; USED[$c]=$used; SHARE[$c]=$share; NSPP[$c]+="$nspp "
         REF[$c]+="$refused "; SDROP[$c]+="$sdrop "
-        log "round $r: $m wans=$n nat=$nat: $pps pps (offered $off, $used WANs used, busiest ${share}%; CPU 1 in softirq ${busy}%, ${nspp} router ns/packet, generator frames refused ${refused}%, sink drops ${sdrop}%)"
+        log "round $r: $m wans=$n nat=$nat: $pps pps (offered $off, $used WANs used, busiest ${share}%; CPU 1 in softirq ${sirq}%, ${nspp} router ns/packet, generator frames refused ${refused}%, sink drops ${sdrop}%)"
     done
 done
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -416,16 +366,16 @@ rows_txt=""
 for c in "${CONFIGS[@]}"; do
     read -r m n nat <<<"$c"
     pps=$(med "${RES[$c]}")
-    base=$(med "${RES["base 1 $nat"]}")
+    base=$(med "${RES["base 1 $nat"]:-0}")
     ratio=$(awk -v a="$pps" -v b="$base" 'BEGIN {printf "%.2f", b ? a / b : 0}')
     # The router's own capacity: one CPU doing nothing but this method's
     # work (1e9 / its ns per packet), against the baseline's.
     nspp=$(med "${NSPP[$c]}"); cap=$(awk -v n="$nspp" 'BEGIN {printf "%.0f", n ? 1e9 / n : 0}')
-    bcap=$(awk -v n="$(med "${NSPP["base 1 $nat"]}")" 'BEGIN {printf "%.0f", n ? 1e9 / n : 0}')
+    bcap=$(awk -v n="$(med "${NSPP["base 1 $nat"]:-0}")" 'BEGIN {printf "%.0f", n ? 1e9 / n : 0}')
     cratio=$(awk -v a="$cap" -v b="$bcap" 'BEGIN {printf "%.2f", b ? a / b : 0}')
     target="-"; verdict="-"
     if [[ $m == tc || $m == tcnc ]]; then
-        ncap=$(awk -v n="$(med "${NSPP["nft $n $nat"]}")" 'BEGIN {printf "%.0f", n ? 1e9 / n : 0}')
+        ncap=$(awk -v n="$(med "${NSPP["nft $n $nat"]:-0}")" 'BEGIN {printf "%.0f", n ? 1e9 / n : 0}')
         target=">= 0.95x and >= nftables PCC ($(awk -v a="$cap" -v b="$ncap" 'BEGIN {printf "%.2fx of it", b ? a / b : 0}'))"
         verdict=$(awk -v a="$cap" -v b="$bcap" -v c="$ncap" 'BEGIN {print (a >= 0.95 * b && a >= c) ? "PASS" : "MISS"}')
     elif [[ $m == xdp && $nat == none ]]; then

@@ -38,6 +38,8 @@
 set -euo pipefail
 # shellcheck source=md_section.sh
 source "$(dirname "${BASH_SOURCE[0]}")/md_section.sh"
+# shellcheck source=ns_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/ns_lib.sh"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 MARKDOWN=""
 REST=60
@@ -64,48 +66,7 @@ for b in "$WANLB" "$PKTGEN" "$SCALE"; do
 done
 for t in ip nft jq; do command -v "$t" >/dev/null || { echo "scale_bench: '$t' not found" >&2; exit 1; }; done
 
-P="wsb$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
-GEN=$P-gen RT=$P-rt SNK=$P-snk
-TMP=$(mktemp -d /tmp/wanlb-scalebench.XXXXXX)
-MADE_NS=()
-AGENT_PID=""
-GEN_PID=""
-log() { echo "scale_bench: $*" >&2; }
-in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
-stop_pid() {
-    local pid=$1 i
-    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-    local rc=$? ns p
-    trap - EXIT INT TERM
-    stop_pid "$GEN_PID"
-    stop_pid "$AGENT_PID"
-    if [[ -e /run/netns/$RT ]]; then in_ns "$RT" "$WANLB" cleanup >/dev/null 2>&1 || true; fi
-    for ns in "${MADE_NS[@]}"; do
-        [[ -e /run/netns/$ns ]] || continue
-        p=$(ip netns pids "$ns" 2>/dev/null || true)
-        # shellcheck disable=SC2086
-        [[ -z "$p" ]] || kill -KILL $p 2>/dev/null || true
-        ip netns del "$ns" 2>/dev/null || log "could not delete namespace $ns"
-    done
-    rm -rf "$TMP"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-mkns() {
-    [[ ! -e /run/netns/$1 ]] || { log "namespace $1 exists already (not ours)"; exit 1; }
-    ip netns add "$1"
-    MADE_NS+=("$1")
-    ip -n "$1" link set lo up
-}
-now_ms() { date +%s%3N; }
+bench_ns_init scale_bench wsb
 started=$(date +%s)
 
 # ------------------------------------------------------------------ (a)
@@ -161,21 +122,6 @@ EOF
             done
         } >"$file"
     }
-    agent_start() { # CONFIG -> sets AGENT_PID, START_MS (launch), READY_MS (log line seen)
-        local cfg=$1 i
-        : >"$TMP/agent.log"
-        START_MS=$(now_ms)
-        setsid ip netns exec "$RT" "$WANLB" run -c "$cfg" >>"$TMP/agent.log" 2>&1 </dev/null &
-        AGENT_PID=$!
-        for ((i = 0; i < 300; i++)); do
-            if grep -q "ready:" "$TMP/agent.log"; then READY_MS=$(now_ms); return 0; fi
-            kill -0 "$AGENT_PID" 2>/dev/null || break
-            sleep 0.05
-        done
-        log "agent did not become ready:"; cat "$TMP/agent.log" >&2
-        return 1
-    }
-    agent_stop() { stop_pid "$AGENT_PID"; AGENT_PID=""; in_ns "$RT" "$WANLB" cleanup >/dev/null 2>&1 || true; }
     status_json() { in_ns "$RT" "$WANLB" status --json; }
     all_up() { [[ $(status_json | jq '[.wans[] | select(.state != "up")] | length') == 0 ]]; }
     wait_all_up() { local i; for ((i = 0; i < 100; i++)); do all_up && return 0; sleep 0.2; done; return 1; }

@@ -50,6 +50,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_frames.h"
 #include "datapath.h"
 #include "empty_tc.skel.h"
 #include "map_io.h"
@@ -60,7 +61,8 @@
 
 namespace {
 
-using Frame = std::vector<uint8_t>;
+using wanlb_bench::Frame;
+using wanlb_bench::test_run;
 
 double mono_ms() {
   timespec ts{};
@@ -68,26 +70,8 @@ double mono_ms() {
   return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-// Ethernet + IPv4 + TCP SYN + 32 bytes, source 10.x.y.z (x.y.z = idx), as in
-// bench/bpf_bench.cpp.
-Frame tcp_frame(uint32_t idx) {
-  Frame f = {2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2};
-  auto put16 = [&](uint16_t v) { f.push_back(v >> 8); f.push_back(v & 0xff); };
-  auto put32 = [&](uint32_t v) { put16(v >> 16); put16(v & 0xffff); };
-  put16(0x0800);
-  f.insert(f.end(), {0x45, 0});
-  put16(20 + 20 + 32);
-  f.insert(f.end(), {0, 0, 0x40, 0, 64, IPPROTO_TCP, 0, 0});
-  put32(0x0a000000 | (idx & 0xffffff));
-  put32(0x5db8d822);
-  put16(40000);
-  put16(443);
-  put32(1);
-  put32(0);
-  f.insert(f.end(), {0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0});
-  f.insert(f.end(), 32, 0xab);
-  return f;
-}
+// The benchmarks' TCP SYN from 10.x.y.z (x.y.z = idx), source port 40000.
+Frame tcp_frame(uint32_t idx) { return wanlb_bench::tcp_frame(false, idx, 40000); }
 
 wanlb_flow_key key_of(uint32_t idx) {
   wanlb_flow_key k{};
@@ -98,16 +82,6 @@ wanlb_flow_key key_of(uint32_t idx) {
   k.proto = IPPROTO_TCP;
   k.family = AF_INET;
   return k;
-}
-
-uint32_t test_run(int prog_fd, const Frame& frame, uint32_t repeat) {
-  LIBBPF_OPTS(bpf_test_run_opts, opts);
-  opts.data_in = frame.data();
-  opts.data_size_in = static_cast<uint32_t>(frame.size());
-  opts.repeat = repeat;
-  if (bpf_prog_test_run_opts(prog_fd, &opts) != 0) throw std::runtime_error(std::string("BPF_PROG_TEST_RUN: ") + std::strerror(errno));
-  if (opts.retval != 0) throw std::runtime_error("program returned " + std::to_string(opts.retval));
-  return opts.duration;
 }
 
 // `memlock:` of a map fd of this process, in bytes (the kernel's own

@@ -27,6 +27,7 @@
 #include "map_io.h"
 #include "plan.h"
 #include "policy_maps.h"
+#include "prog_run.h"
 #include "slot_table.h"
 #include "wanlb/dp_shared.h"
 
@@ -124,18 +125,8 @@ class DatapathFixture : public ::testing::Test {
   }
 
   RunResult run(const Frame& frame, uint32_t initial_mark = 0) {
-    __sk_buff ctx{};
-    ctx.mark = initial_mark;  // one of the few __sk_buff fields test_run accepts
-    LIBBPF_OPTS(bpf_test_run_opts, opts);
-    opts.data_in = frame.data();
-    opts.data_size_in = static_cast<uint32_t>(frame.size());
-    opts.ctx_in = &ctx;
-    opts.ctx_size_in = sizeof ctx;
-    opts.ctx_out = &ctx;
-    opts.ctx_size_out = sizeof ctx;
-    opts.repeat = 1;
-    int err = bpf_prog_test_run_opts(dp_->prog_fd(), &opts);
-    return {err ? -errno : 0, opts.retval, ctx.mark};
+    wanlb::SkbRun r = wanlb::run_skb(dp_->prog_fd(), frame, initial_mark);
+    return {r.err, r.retval, r.mark};
   }
 
   // WAN id named by the wanlb bits of a mark (0: none).

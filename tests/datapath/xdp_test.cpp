@@ -171,26 +171,17 @@ class DatapathXdpDifferentialTest : public DatapathXdpTest {
 
   // tc on the reference, XDP on the fixture's maps: the same WAN.
   void same(const Frame& f, const std::string& what) {
-    __sk_buff ctx{};
-    LIBBPF_OPTS(bpf_test_run_opts, opts);
-    opts.data_in = f.data();
-    opts.data_size_in = static_cast<uint32_t>(f.size());
-    opts.ctx_in = &ctx;
-    opts.ctx_size_in = sizeof ctx;
-    opts.ctx_out = &ctx;
-    opts.ctx_size_out = sizeof ctx;
-    opts.repeat = 1;
-    int tc_err = bpf_prog_test_run_opts(ref_->prog_fd(), &opts) ? -errno : 0;
+    wanlb::SkbRun tc = wanlb::run_skb(ref_->prog_fd(), f);
     // test_run refuses some frames for skbs (shorter than an Ethernet
     // header, or than the IP header its EtherType announces) that it runs
     // for XDP: only frames both can run are compared.
-    if (tc_err) return;
+    if (tc.err) return;
     XdpResult x = run_xdp(f);
     ASSERT_EQ(x.err, 0) << what;
     frames_++;
     EXPECT_EQ(x.retval, kXdpPass) << what;  // every WAN NATs: nothing is forwarded in XDP
     ASSERT_TRUE(x.has_meta) << what << ": passed without metadata";
-    EXPECT_EQ(x.meta.wan_id, wan_of(ctx.mark)) << what;
+    EXPECT_EQ(x.meta.wan_id, wan_of(tc.mark)) << what;
     EXPECT_EQ(x.out, f) << what << ": a passed frame must be untouched";
   }
 

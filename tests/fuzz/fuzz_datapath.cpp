@@ -37,6 +37,7 @@
 #include "frames.h"
 #include "map_io.h"
 #include "policy_maps.h"
+#include "prog_run.h"
 #include "slot_table.h"
 #include "wanlb/dp_shared.h"
 
@@ -298,21 +299,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   RefPacket ref;
   Parse want = ref_parse(f.data(), f.size(), &ref);
 
-  __sk_buff ctx{};
-  ctx.mark = mark_in;
-  LIBBPF_OPTS(bpf_test_run_opts, opts);
-  opts.data_in = f.data();
-  opts.data_size_in = static_cast<uint32_t>(f.size());
-  opts.ctx_in = &ctx;
-  opts.ctx_size_in = sizeof ctx;
-  opts.ctx_out = &ctx;
-  opts.ctx_size_out = sizeof ctx;
-  opts.repeat = 1;
-  if (bpf_prog_test_run_opts(g->prog, &opts) != 0) {
+  wanlb::SkbRun run = wanlb::run_skb(g->prog, f, mark_in);
+  if (run.err) {
     // The kernel also refuses some frames whose EtherType promises an IP
     // header that is not there (e.g. 0x86dd with less than 40 bytes after
     // the Ethernet header): the program never runs, nothing may move.
-    int err = errno;
+    int err = -run.err;
     Snapshot now = snapshot();
     if (err != EINVAL || std::memcmp(&now, &g->last, sizeof now) != 0)
       violation("BPF_PROG_TEST_RUN failed on a %zu-byte frame: %s", f.size(), strerror(err));
@@ -338,7 +330,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   g->last = now;
 
   // (a) wanlb never drops: TC_ACT_OK on every path.
-  if (opts.retval != 0) violation("retval %u, want TC_ACT_OK (0)", opts.retval);
+  if (run.retval != 0) violation("retval %u, want TC_ACT_OK (0)", run.retval);
 
   // (c) exactly one terminal counter moved, by one.
   uint64_t terminal = wan_total + d[WANLB_CNT_BYPASSED] + d[WANLB_CNT_UNPARSABLE] + d[WANLB_CNT_NON_IP] +
@@ -362,8 +354,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   // (b) mark: untouched unless a WAN was chosen; then only the mask bits change.
   uint32_t want_mark = wan_total ? (mark_in & ~kMarkMask) | ((uint32_t)wan << 16) : mark_in;
-  if (ctx.mark != want_mark)
-    violation("mark 0x%08x, want 0x%08x (in 0x%08x, wan %d)", ctx.mark, want_mark, mark_in, wan);
+  if (run.mark != want_mark)
+    violation("mark 0x%08x, want 0x%08x (in 0x%08x, wan %d)", run.mark, want_mark, mark_in, wan);
 
   // The verdict against the reference parser (bpf/parsing.h's rules).
   bool got_nonip = d[WANLB_CNT_NON_IP], got_bad = d[WANLB_CNT_UNPARSABLE];

@@ -34,6 +34,16 @@ export WANLB_SRC WANLB_BIN WANLB_LABCONN
 LAB=""
 _LTL_TEST=$(basename "${0:-test}")
 
+# TEST_TMP: this test's own temporary directory, for configs and outputs.
+# It goes with the lab (lab_stop, which every exit trap of these libraries
+# ends in), or on exit if the test ends before it starts one.
+TEST_TMP=$(mktemp -d /tmp/wanlb-test.XXXXXX)
+_ltl_rm_tmp() {
+    [[ -n "${TEST_TMP:-}" && -d "$TEST_TMP" ]] && rm -rf -- "$TEST_TMP"
+    return 0
+}
+trap _ltl_rm_tmp EXIT
+
 log() { echo "[$(date +%H:%M:%S)] $_LTL_TEST: $*" >&2; }
 
 fail() {
@@ -80,6 +90,7 @@ lab_dump_logs() {
 
 lab_stop() {
     local rc=$?
+    _ltl_rm_tmp
     [[ -n "$LAB" ]] || return 0
     local p=$LAB
     if ((rc != 0)); then lab_dump_logs || true; fi

@@ -151,7 +151,7 @@ full_snapshot() {
 # object: total, ok, failed, by_peer (summed).
 burst_pairs() {
     local file=$1 per=$2 tmo=${3:-3000} src dsts n k=0 dir
-    dir=$(mktemp -d /tmp/wanlb-bp.XXXXXX)
+    dir=$(mktemp -d "$TEST_TMP/bp.XXXXXX")
     while read -r src dsts n; do
         k=$((k + 1))
         ip netns exec "$LAB-cl" "$WANLB_LABCONN" burst --from "$src" --to "$dsts" --port "$PORT" \

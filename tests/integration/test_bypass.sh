@@ -8,8 +8,7 @@ need_root; need_labconn; need_wanlb; need_cmd jq
 
 lab_start --wans 2 --clients 16 --servers 8
 server_start
-CFG=$(mktemp /tmp/wanlb-test.XXXXXX.yaml)
-trap 'rm -f "$CFG"' RETURN
+CFG=$TEST_TMP/wanlb.yaml
 lab_config "$CFG" both-addresses-and-ports 1 1 -- "bypass: [203.0.113.0/24]"
 agent_start "$CFG"
 

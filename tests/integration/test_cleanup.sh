@@ -7,8 +7,7 @@ need_root; need_labconn; need_wanlb; need_cmd jq
 
 lab_start --wans 2 --clients 4 --servers 4
 server_start
-CFG=$(mktemp /tmp/wanlb-test.XXXXXX.yaml)
-trap 'rm -f "$CFG"' RETURN
+CFG=$TEST_TMP/wanlb.yaml
 lab_config "$CFG" both-addresses 1 1
 
 # Something that is not wanlb's, which cleanup must leave alone.

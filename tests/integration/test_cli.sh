@@ -6,9 +6,8 @@ need_root; need_labconn; need_wanlb; need_cmd jq
 
 lab_start --wans 3 --clients 8 --servers 8
 server_start
-CFG=$(mktemp /tmp/wanlb-test.XXXXXX.yaml)
-BAD=$(mktemp /tmp/wanlb-test.XXXXXX.yaml)
-trap 'rm -f "$CFG" "$BAD"' RETURN
+CFG=$TEST_TMP/wanlb.yaml
+BAD=$TEST_TMP/bad.yaml
 
 # No agent yet: status says so and exits 3.
 set +e

@@ -36,7 +36,7 @@ need_root; need_labconn; need_wanlb; need_cmd jq conntrack
 
 lab_start --wans 3 --clients 8 --servers 8
 server_start
-TMP=$(mktemp -d /tmp/wanlb-crash.XXXXXX)
+TMP=$TEST_TMP
 CFG=$TMP/wanlb.yaml
 private_binary "$TMP"
 lab_config "$TMP/A.yaml" both-addresses 1 1 1
@@ -51,7 +51,6 @@ crash_teardown() {
     local p
     for p in "${STREAM_PIDS[@]}" ${ISP1_STREAM:-}; do kill "$p" 2>/dev/null || true; done
     _agent_teardown
-    rm -rf "$TMP"
 }
 ROBUST_TEARDOWN=crash_teardown
 robust_traps

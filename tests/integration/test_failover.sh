@@ -17,8 +17,7 @@ need_root; need_labconn; need_wanlb; need_cmd jq conntrack
 
 lab_start --wans 3 --clients 8 --servers 8
 server_start
-TMP=$(mktemp -d /tmp/wanlb-test.XXXXXX)
-trap 'rm -rf "$TMP"' RETURN
+TMP=$TEST_TMP
 cat >"$TMP/hook.sh" <<HOOK
 #!/bin/sh
 echo "\$WANLB_WAN \$WANLB_INTERFACE \$WANLB_OLD_STATE \$WANLB_NEW_STATE \$WANLB_REASON" >>"$TMP/hook.log"

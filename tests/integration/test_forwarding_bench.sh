@@ -10,8 +10,7 @@ need_root; need_wanlb; need_cmd ethtool chrt taskset nft conntrack jq
 PKTGEN=$(dirname "$WANLB_BIN")/wanlb-pktgen
 [[ -x "$PKTGEN" ]] || fail "$PKTGEN not built"
 (($(nproc) >= 2)) || skip "the benchmark needs 2 CPUs"
-TMP=$(mktemp -d /tmp/wanlb-test.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+TMP=$TEST_TMP
 
 before=$(ip netns list | awk '{print $1}' | grep '^wfb' | sort || true)
 FWB_ONLY="base 1 none,tc 2 none,tcnc 2 none,nft 2 none,xdp 2 none" WANLB_BIN="$WANLB_BIN" WANLB_PKTGEN="$PKTGEN" \

@@ -8,8 +8,7 @@ need_root; need_labconn; need_wanlb; need_cmd jq
 
 lab_start --wans 2 --clients 8 --servers 8
 server_start
-CFG=$(mktemp /tmp/wanlb-test.XXXXXX.yaml)
-trap 'rm -f "$CFG"' RETURN
+CFG=$TEST_TMP/wanlb.yaml
 lab_config "$CFG" both-addresses 1 1
 sed -i 's/gateway: 10.100.2.1/gateway: auto/' "$CFG"
 # What a DHCP client on wan2 would have installed.

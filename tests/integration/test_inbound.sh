@@ -17,8 +17,7 @@ WANS=3
 FWD_PORT=9000
 PER_WAN=100
 lab_start --wans "$WANS" --clients 4 --servers 16
-CFG=$(mktemp /tmp/wanlb-test.XXXXXX.yaml)
-trap 'rm -f "$CFG"' RETURN
+CFG=$TEST_TMP/wanlb.yaml
 
 # The user's port forward on every WAN.
 rules=""

@@ -12,8 +12,7 @@ need_root; need_labconn; need_wanlb; need_cmd jq
 
 lab_start --wans 2 --clients 16 --servers 16
 server_start
-TMP=$(mktemp -d /tmp/wanlb-test.XXXXXX)
-trap 'rm -rf "$TMP"' RETURN
+TMP=$TEST_TMP
 LAB_CONFIG_DUALSTACK=1 lab_config "$TMP/cfg.yaml" both-addresses-and-ports 2 1
 cat "$TMP/cfg.yaml" >&2
 agent_start "$TMP/cfg.yaml"

@@ -11,8 +11,7 @@ need_root; need_labconn; need_wanlb; need_cmd jq
 
 lab_start --wans 2 --clients 8 --servers 8
 server_start
-TMP=$(mktemp -d /tmp/wanlb-test.XXXXXX)
-trap 'rm -rf "$TMP"' RETURN
+TMP=$TEST_TMP
 LAB_CONFIG_DUALSTACK=1 lab_config "$TMP/cfg.yaml" both-addresses-and-ports 1 1 -- \
     "bypass: [2001:db8:100::12/128]" \
     "policies:" "  - {name: v6docs, destination: [2001:db8:200::/48], to: isp2}"

@@ -51,8 +51,7 @@ CLIENTS=$(source "$LAB_SH" && lab_client_addrs 8)
 # shellcheck source=../../deploy/lab/lab.sh
 SERVERS=$(source "$LAB_SH" && lab_server_addrs 4),203.0.113.10
 log "burst from $CLIENTS to $SERVERS"
-PAIRS=$(mktemp /tmp/wanlb-labtest.XXXXXX)
-trap 'rm -f "$PAIRS"; lab_stop' EXIT
+PAIRS=$TEST_TMP/pairs
 out=$(lab exec cl "$WANLB_LABCONN" burst --to "$SERVERS" --from "$CLIENTS" --port "$PORT" \
     --count 50 --parallel 16 --json --pairs-out "$PAIRS") || true
 log "burst: $(jq -c 'del(.by_pair)' <<<"$out" 2>/dev/null || echo "$out")"

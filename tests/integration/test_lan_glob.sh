@@ -8,9 +8,9 @@ need_root; need_labconn; need_wanlb; need_cmd jq
 
 lab_start --wans 2 --clients 4 --servers 8
 server_start
-CFG=$(mktemp /tmp/wanlb-test.XXXXXX.yaml)
-OUT=$(mktemp -d /tmp/wanlb-test.XXXXXX)
-trap 'rm -rf "$CFG" "$OUT"' RETURN
+CFG=$TEST_TMP/wanlb.yaml
+OUT=$TEST_TMP/out
+mkdir "$OUT"
 lab_config "$CFG" both-addresses 1 1
 sed -i 's/^lan: \[lan0\]/lan: ["lan*"]/' "$CFG"
 agent_start "$CFG"

@@ -34,8 +34,7 @@ fi
 
 lab_start --wans 2 --clients 8 --servers 8
 server_start
-TMP=$(mktemp -d /tmp/wanlb-test.XXXXXX)
-trap 'rm -rf "$TMP"' RETURN
+TMP=$TEST_TMP
 CFG=$TMP/wanlb.yaml
 lab_config "$CFG" both-addresses 1 1 -- "metrics: 127.0.0.1:9469"
 sed -i 's/^lan: \[lan0\]/lan: ["lan*"]/' "$CFG"

@@ -8,8 +8,7 @@ need_root; need_labconn; need_wanlb; need_cmd jq curl
 
 lab_start --wans 2 --clients 4 --servers 4
 server_start
-CFG=$(mktemp /tmp/wanlb-test.XXXXXX.yaml)
-trap 'rm -f "$CFG"' RETURN
+CFG=$TEST_TMP/wanlb.yaml
 lab_config "$CFG" both-addresses 1 1 -- "metrics: 127.0.0.1:9469"
 agent_start "$CFG"
 scrape() { ip netns exec "$LAB-rt" curl -fsS --max-time 5 http://127.0.0.1:9469/metrics; }

@@ -16,8 +16,7 @@ need_root; need_labconn; need_wanlb; need_cmd jq nft
 
 lab_start --wans 2 --clients 16 --servers 16 --route-lan 2
 server_start
-TMP=$(mktemp -d /tmp/wanlb-test.XXXXXX)
-trap 'rm -rf "$TMP"' RETURN
+TMP=$TEST_TMP
 
 has_wanlb_table() { lab exec rt nft list tables | grep -qx 'table inet wanlb'; }
 

@@ -19,8 +19,7 @@ need_root; need_labconn; need_wanlb; need_cmd jq awk
 PORT2=18081
 lab_start --wans 2 --clients 16 --servers 8
 server_start "$PORT2"
-TMP=$(mktemp -d /tmp/wanlb-test.XXXXXX)
-trap 'rm -rf "$TMP"' RETURN
+TMP=$TEST_TMP
 
 # 50,000 /31s in 198.18.0.0/15, in order, skipping 198.18.200.0/24.
 awk 'BEGIN {

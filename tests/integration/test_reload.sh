@@ -12,8 +12,7 @@ need_root; need_labconn; need_wanlb; need_cmd jq
 
 lab_start --wans 3 --clients 8 --servers 8 --rate 50mbit
 server_start
-TMP=$(mktemp -d /tmp/wanlb-test.XXXXXX)
-trap 'rm -rf "$TMP"' RETURN
+TMP=$TEST_TMP
 CFG=$TMP/wanlb.yaml
 lab_config "$CFG" both-addresses 1 1
 agent_start "$CFG"

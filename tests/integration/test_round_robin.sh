@@ -12,8 +12,7 @@ need_root; need_labconn; need_wanlb; need_cmd jq
 
 lab_start --wans 2 --clients 8 --servers 8
 server_start
-TMP=$(mktemp -d /tmp/wanlb-test.XXXXXX)
-trap 'rm -rf "$TMP"' RETURN
+TMP=$TEST_TMP
 lab_config "$TMP/cfg.yaml" round-robin 2 1
 agent_start "$TMP/cfg.yaml"
 wait_state isp1 up; wait_state isp2 up

@@ -14,8 +14,7 @@ need_root; need_labconn; need_wanlb; need_cmd jq nft conntrack
 
 lab_start --wans 2 --clients 16 --servers 16 --route-lan 1 --route-lan 2
 server_start
-CFG=$(mktemp /tmp/wanlb-test.XXXXXX.yaml)
-trap 'rm -f "$CFG"' RETURN
+CFG=$TEST_TMP/wanlb.yaml
 
 ct_count() { lab exec rt conntrack -C 2>/dev/null || echo 0; }
 

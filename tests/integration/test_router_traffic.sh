@@ -19,8 +19,7 @@ need_root; need_labconn; need_wanlb; need_cmd jq
 RT_PORT=18090
 lab_start --wans 3 --clients 4 --servers 16
 server_start
-CFG=$(mktemp /tmp/wanlb-test.XXXXXX.yaml)
-trap 'rm -f "$CFG"' RETURN
+CFG=$TEST_TMP/wanlb.yaml
 lab_config "$CFG" both-addresses-and-ports 1 1 1
 agent_start "$CFG"
 for w in isp1 isp2 isp3; do wait_state "$w" up; done

@@ -47,7 +47,7 @@ FLOW_TABLE=1024
 
 lab_start --wans 3 --clients 16 --servers 16
 server_start
-TMP=$(mktemp -d /tmp/wanlb-soak.XXXXXX)
+TMP=$TEST_TMP
 CFG=$TMP/wanlb.yaml
 private_binary "$TMP"
 write_cfg() { # W1 W2 W3: written next to CFG, then renamed over it (atomic)
@@ -62,7 +62,6 @@ soak_teardown() {
     local p
     for p in "${LOOP_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     _agent_teardown
-    rm -rf "$TMP"
 }
 ROBUST_TEARDOWN=soak_teardown
 robust_traps

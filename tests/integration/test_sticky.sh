@@ -20,8 +20,7 @@ need_root; need_labconn; need_wanlb; need_cmd jq
 
 lab_start --wans 2 --clients 8 --servers 8
 server_start
-TMP=$(mktemp -d /tmp/wanlb-test.XXXXXX)
-trap 'rm -rf "$TMP"' RETURN
+TMP=$TEST_TMP
 
 all_pairs() { # NAME: 640 connections, 10 per pair, pairs in $TMP/NAME.pairs
     local out

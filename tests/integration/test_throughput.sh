@@ -13,8 +13,7 @@ SECONDS_EACH=8
 RATE_MBIT=20
 lab_start --wans 3 --rate "${RATE_MBIT}mbit" --clients "$STREAMS" --servers "$STREAMS"
 server_start
-TMP=$(mktemp -d /tmp/wanlb-test.XXXXXX)
-trap 'rm -rf "$TMP"' RETURN
+TMP=$TEST_TMP
 lab_config "$TMP/cfg.yaml" both-addresses-and-ports 1 1 1
 agent_start "$TMP/cfg.yaml"
 for w in isp1 isp2 isp3; do wait_state "$w" up; done

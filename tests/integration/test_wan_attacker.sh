@@ -21,8 +21,7 @@ need_root; need_labconn; need_wanlb; need_cmd jq trafgen curl ss conntrack
 
 lab_start --wans 2 --clients 8 --servers 8
 server_start
-TMP=$(mktemp -d /tmp/wanlb-test.XXXXXX)
-trap 'rm -rf "$TMP"' RETURN
+TMP=$TEST_TMP
 CFG=$TMP/wanlb.yaml
 # isp1 probes a target beyond its gateway (as many routers probe a public
 # resolver): forged replies from the internet reach the router through isp1.

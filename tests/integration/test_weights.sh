@@ -9,8 +9,7 @@ need_root; need_labconn; need_wanlb; need_cmd jq
 
 lab_start --wans 2 --clients 48 --servers 64
 server_start
-CFG=$(mktemp /tmp/wanlb-test.XXXXXX.yaml)
-trap 'rm -f "$CFG"' RETURN
+CFG=$TEST_TMP/wanlb.yaml
 
 check_share() { # LABEL JSON TOTAL
     local isp1 isp2 pct

@@ -23,8 +23,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/wanlb_test_lib.sh"
 need_root; need_labconn; need_wanlb; need_cmd jq nft clang python3
 
-TMP=$(mktemp -d /tmp/wanlb-test.XXXXXX)
-trap 'rm -rf "$TMP"' RETURN
+TMP=$TEST_TMP
 
 # The XDP_PASS program for the ISP ends of the WAN veths.
 cat >"$TMP/pass.bpf.c" <<'EOF'

@@ -116,8 +116,32 @@ class RoutingTest : public wanlb_test::PrivateNetnsTest {
     cfg_.wans = {wan("wan1", 1, "10.100.1.1"), wan("wan2", 2, "10.100.2.1")};
   }
 
+  // The reconciler's input in its simplest form (the agent's full plan is
+  // plan_routes, tested in tests/unit/plan_routes_test.cpp): per WAN a fwmark
+  // rule for each family and a default route for its gateway's family.
   RoutingPlan plan() {
-    return plan_routing(cfg_, [](const std::string& n) { return static_cast<int>(if_nametoindex(n.c_str())); });
+    RoutingPlan p;
+    for (const WanConfig& w : cfg_.wans) {
+      const int ifindex = static_cast<int>(if_nametoindex(w.interface.c_str()));
+      for (int family : {AF_INET, AF_INET6}) {
+        FwmarkRule r;
+        r.family = family;
+        r.mark = w.mark;
+        r.mask = cfg_.mark_mask;
+        r.table = w.table;
+        r.priority = cfg_.rule_priority;
+        p.rules.push_back(r);
+        if (w.has_gateway && w.gateway.family != family) continue;
+        WanRoute rt;
+        rt.family = family;
+        rt.table = w.table;
+        rt.ifindex = ifindex;
+        rt.has_gateway = w.has_gateway;
+        rt.gateway = w.gateway;
+        p.routes.push_back(rt);
+      }
+    }
+    return p;
   }
 
   Config cfg_;
@@ -633,39 +657,6 @@ TEST_F(RoutingTest, RemoveAllTakesEveryKindOfOurs) {
   EXPECT_TRUE(routing.list_routes().empty());
   EXPECT_TRUE(multipath_routes_in_table(164).empty());
   EXPECT_TRUE(routing.remove_all().empty());
-}
-
-TEST(PlanRouting, RulesForBothFamiliesAndRoutesForTheGatewayFamily) {
-  Config cfg;
-  cfg.wans = {wan("a", 1, "10.0.0.1"), wan("b", 2, "fd00::1"), wan("c", 3, nullptr)};
-  auto p = plan_routing(cfg, [](const std::string&) { return 7; });
-  ASSERT_EQ(p.rules.size(), 6u);
-  EXPECT_EQ(p.rules[1].family, AF_INET6);
-  EXPECT_EQ(p.rules[1].mark, 0x10000u);
-  EXPECT_EQ(p.rules[1].mask, 0xff0000u);
-  EXPECT_EQ(p.rules[1].table, 100u);
-  EXPECT_EQ(p.rules[1].priority, 1000u);
-  ASSERT_EQ(p.routes.size(), 4u);
-  EXPECT_EQ(p.routes[0].family, AF_INET);
-  EXPECT_EQ(p.routes[1].family, AF_INET6);
-  EXPECT_TRUE(p.routes[1].has_gateway);
-  EXPECT_FALSE(p.routes[2].has_gateway);
-  EXPECT_FALSE(p.routes[3].has_gateway);
-  EXPECT_EQ(p.routes[3].family, AF_INET6);
-  EXPECT_EQ(p.routes[3].ifindex, 7);
-}
-
-TEST(PlanRouting, MissingInterfaceIsAConfigError) {
-  Config cfg;
-  cfg.source = "x.yaml";
-  cfg.wans = {wan("eth9", 1, "10.0.0.1")};
-  cfg.wans[0].interface_line = 4;
-  try {
-    plan_routing(cfg, [](const std::string&) { return 0; });
-    FAIL() << "expected ConfigError";
-  } catch (const ConfigError& e) {
-    EXPECT_EQ(std::string(e.what()), "x.yaml:4: wans[0].interface: interface 'eth9' does not exist");
-  }
 }
 
 // ------------------------------------------------------------ connected
