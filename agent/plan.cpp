@@ -185,15 +185,20 @@ std::string probe_text(const WanConfig& w) {
   return out;
 }
 
+// Slots per WAN id in the slot table with every WAN up (the lowest tier
+// owns it): what `check` shows as each WAN's share.
+std::map<uint32_t, uint32_t> slots_when_all_up(const Config& cfg) {
+  std::vector<WanView> views;
+  for (const auto& w : cfg.wans) views.push_back({w.id, w.name, w.weight, w.tier, WanState::Up});
+  std::map<uint32_t, uint32_t> slots;
+  for (uint32_t id : SlotPlanner(WANLB_SLOT_COUNT).table(views)) slots[id]++;
+  return slots;
+}
+
 }  // namespace
 
 std::string describe_plan(const Config& cfg) {
-  // The slot table with every WAN up: the lowest tier owns it.
-  std::vector<WanView> views;
-  for (const auto& w : cfg.wans) views.push_back({w.id, w.name, w.weight, w.tier, WanState::Up});
-  SlotPlanner planner(WANLB_SLOT_COUNT);
-  std::map<uint32_t, uint32_t> slots;
-  for (uint32_t id : planner.table(views)) slots[id]++;
+  std::map<uint32_t, uint32_t> slots = slots_when_all_up(cfg);
 
   std::ostringstream out;
   char line[320];
@@ -201,6 +206,9 @@ std::string describe_plan(const Config& cfg) {
   out << "lan: ";
   for (size_t i = 0; i < cfg.lan.size(); i++) out << (i ? ", " : "") << cfg.lan[i];
   out << "\nclassifier: " << classifier_name(cfg.classifier) << "\n";
+  out << "inbound: " << (cfg.inbound_conntrack ? "conntrack (connections that start on a WAN are tagged and answered through it)"
+                                               : "none (no conntrack use by wanlb)")
+      << "\n";
   std::snprintf(line, sizeof(line), "flow table: %u entries; mark mask 0x%08x; rule priority %u; route protocol %u\n",
                 cfg.flow_table_size, cfg.mark_mask, cfg.rule_priority, cfg.route_protocol);
   out << line;
@@ -243,11 +251,7 @@ std::string describe_plan(const Config& cfg) {
 }
 
 nlohmann::json plan_json(const Config& cfg) {
-  std::vector<WanView> views;
-  for (const auto& w : cfg.wans) views.push_back({w.id, w.name, w.weight, w.tier, WanState::Up});
-  SlotPlanner planner(WANLB_SLOT_COUNT);
-  std::map<uint32_t, uint32_t> slots;
-  for (uint32_t id : planner.table(views)) slots[id]++;
+  std::map<uint32_t, uint32_t> slots = slots_when_all_up(cfg);
   nlohmann::json out = {{"config", cfg.source},
                         {"lan", cfg.lan},
                         {"classifier", classifier_name(cfg.classifier)},
@@ -257,6 +261,7 @@ nlohmann::json plan_json(const Config& cfg) {
                         {"route_protocol", cfg.route_protocol},
                         {"local_table", cfg.local_table},
                         {"sticky_pair", cfg.sticky_pair},
+                        {"inbound", cfg.inbound_conntrack ? "conntrack" : "none"},
                         {"slot_count", WANLB_SLOT_COUNT}};
   out["wans"] = nlohmann::json::array();
   for (const auto& w : cfg.wans)

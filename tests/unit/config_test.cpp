@@ -493,6 +493,11 @@ TEST(Config, Inbound) {
   // The data path looks up conntrack only when the table tags connections.
   EXPECT_NE(plan_dp_config(parse(config_with_wans(1)), 1).flags & WANLB_CFG_F_INBOUND, 0u);
   EXPECT_EQ(plan_dp_config(parse(config_with_wans(1, "inbound: none\n")), 1).flags & WANLB_CFG_F_INBOUND, 0u);
+  // `wanlb check` shows the mode, in text and JSON.
+  const Config none = parse(config_with_wans(1, "inbound: none\n"));
+  EXPECT_NE(describe_plan(none).find("\ninbound: none"), std::string::npos) << describe_plan(none);
+  EXPECT_EQ(plan_json(none)["inbound"], "none");
+  EXPECT_EQ(plan_json(parse(config_with_wans(1)))["inbound"], "conntrack");
 }
 
 TEST(Config, RoundRobinClassifier) {
