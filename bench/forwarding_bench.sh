@@ -18,19 +18,23 @@
 # Generator: `wanlb-pktgen --engine xdp` (bpf/bench_xdpgen.bpf.c): frames made
 # by an XDP program under BPF_PROG_RUN in live-frames mode and redirected into
 # eth0, as xdp-trafficgen does: no skb and no socket on the sending side.
-# CPUs (2 on the development VM): the generator and the router share CPU 1.
-# The generator runs batches of 64 frames; each batch lands in lan0's
-# receive ring (lan0 has NAPI: GRO on) and the router processes it in
+# CPUs (2 on the development VM): the generator, the router and the sinks
+# share CPU 1. The generator runs batches of 64 frames; each batch lands in
+# lan0's receive ring (lan0 has NAPI: GRO on) and the router processes it in
 # softirq on the same CPU as soon as the batch is out (local_bh_enable), so
-# the router is saturated and never waits for a wake-up. A waiting router
-# CPU is what sank every earlier design on this VM: an idle vCPU halts at
-# once (Firecracker, guest_halt_poll_ns=0) and takes hundreds of
-# microseconds to wake, far longer than the 256-frame veth ring lasts. CPU 0
-# has the sinks: they drop UDP as the first thing (ICMP, the agent's probes,
-# and ARP pass): XDP frames (the XDP path's redirects) in XDP
-# (bench_xdpgen_sink) in s<i>'s NAPI kthread, skbs (every other path: wan<i>
-# keeps TSO on, so veth hands them to netif_rx, not to NAPI) in a netdev
-# ingress hook, steered to CPU 0 by RPS.
+# the router is saturated and never waits for a wake-up. A waiting CPU is
+# what sank every earlier design on this VM: an idle vCPU halts at once
+# (Firecracker, guest_halt_poll_ns=0) and takes hundreds of microseconds to
+# wake, far longer than the 256-frame veth ring lasts. The sinks drop UDP as
+# the first thing (ICMP, the agent's probes, and ARP pass), in XDP
+# (bench_xdpgen_sink) on s<i>, whose NAPI is threaded: its kthread is woken
+# by the router's transmit and runs outside softirq, so its work is not
+# counted as the router's. The kthreads are on CPU 1 too (FWB_SINK_CPU): on
+# CPU 0, every wake-up was an IPI to a halted vCPU, which the router's
+# transmit paid with interrupts off, and that cost (a third of the router's
+# time, more with more WANs, since each WAN's sink is woken on its own)
+# was not forwarding work. What the router still pays per transmit is a
+# local wake-up of the sink's kthread when it sleeps.
 # Figures: forwarded = what the router transmitted on wan1..wanN
 # (tx_packets + tx_dropped in the router's /proc/net/dev; a frame a sink
 # refused was forwarded all the same: the sink drops are shown
@@ -67,6 +71,11 @@
 #                                     after each set-up (the router's ruleset
 #                                     is flushed after each measurement)
 #   FWB_DEBUG=1                       log the generator's JSON
+#   FWB_SINK_CPU=0                    the sinks' NAPI kthreads on CPU 0 (the
+#                                     old layout: wake-ups are IPIs)
+#   FWB_PERF=DIR                      record CPU 1 with perf (cpu-clock, call
+#                                     graphs) during each measurement, into
+#                                     DIR/METHOD-WANS-NAT-rROUND.data
 set -euo pipefail
 # shellcheck source=md_section.sh
 source "$(dirname "${BASH_SOURCE[0]}")/md_section.sh"
@@ -78,6 +87,7 @@ ROUNDS=3
 MARKDOWN=""
 WANS_MAX=8
 BPF_BENCH=1
+SINK_CPU=${FWB_SINK_CPU:-1}
 while (($#)); do
     case "$1" in
         --markdown) MARKDOWN=$2; shift 2 ;;
@@ -154,14 +164,14 @@ build_topology() {
         sinks+=(--attach-sink "s$i")
     done
     # The sinks drop UDP as the first thing, ICMP (the agent's probes) and
-    # ARP pass: XDP frames (the XDP path's redirects) in XDP, in s<i>'s NAPI
-    # kthread on CPU 0; skbs (every other path: wan<i> keeps TSO on, so veth
-    # hands them to netif_rx, not to NAPI) in a netdev ingress hook, steered
-    # to CPU 0 by RPS (its IPIs are batched per NAPI poll of the router).
+    # ARP pass: in XDP on s<i> (frames and skbs alike: with an XDP program on
+    # s<i>, veth hands the router's skbs to s<i>'s NAPI), whose kthread runs
+    # on SINK_CPU; skbs that reach the stack anyway meet a netdev ingress
+    # drop, with RPS off (no IPI).
     in_ns "$SNK" "$PKTGEN" "${sinks[@]}"
     for ((i = 1; i <= WANS_MAX; i++)); do
-        pin_napi "$SNK" "s$i" 0 -f 1
-        in_ns "$SNK" sh -c "echo 1 > /sys/class/net/s$i/queues/rx-0/rps_cpus"
+        pin_napi "$SNK" "s$i" "$SINK_CPU" -f 1
+        in_ns "$SNK" sh -c "echo 0 > /sys/class/net/s$i/queues/rx-0/rps_cpus"
     done
     in_ns "$SNK" nft -f - <<EOF
 table netdev fbsink {
@@ -285,7 +295,11 @@ measure() {
     GEN_PID=$!
     sleep "$warm"
     t0=$(now_ns); r0=$(wan_tx); c0=$(cpu1_times)
-    sleep "$SECS"
+    if [[ -n "${FWB_PERF:-}" ]]; then
+        perf record -q -e cpu-clock -C 1 -g -o "$FWB_PERF/$PERF_NAME.data" -- sleep "$SECS" >/dev/null 2>&1
+    else
+        sleep "$SECS"
+    fi
     t1=$(now_ns); r1=$(wan_tx); c1=$(cpu1_times)
     wait "$GEN_PID" || true
     GEN_PID=""
@@ -340,6 +354,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
     for c in "${CONFIGS[@]}"; do
         read -r m n nat <<<"$c"
         setup "$m" "$n" "$nat"
+        PERF_NAME="$m-$n-$nat-r$r"
         read -r pps off used share nspp sirq refused sdrop <<<"$(measure)"
         teardown "$m" "$n" "$nat"
         RES[$c]+="$pps "; USED[$c]=$used; SHARE[$c]=$share; NSPP[$c]+="$nspp "
@@ -407,7 +422,7 @@ if ((BPF_BENCH)); then
 fi
 
 about="Measured $(date -u +%Y-%m-%dT%H:%MZ); kernel $(uname -r); $(cpu_model) ($(nproc) CPUs); wanlb $("$WANLB" --version 2>/dev/null | head -1)."
-method="$ROUNDS rounds of ${SECS} s per configuration (interleaved), median. Traffic: 4096 UDP flows of 64-byte frames made by wanlb-pktgen --engine xdp (XDP live frames) on CPU 1, where the router processes each batch in softirq right after it is sent; sinks on CPU 0. forwarded pps = frames the router transmitted on its WANs (tx_packets + tx_dropped), generator and router sharing one CPU; router ns/packet = CPU 1's softirq time (/proc/stat, 250 Hz ticks) per forwarded packet: the router's own work; router capacity = 1e9 / that: what one CPU doing only the router's work would forward. Targets are judged on router capacity against the baseline's (same NAT). Load average at start / end: $LOAD_START / $LOAD_END; ${elapsed} s."
+method="$ROUNDS rounds of ${SECS} s per configuration (interleaved), median. Traffic: 4096 UDP flows of 64-byte frames made by wanlb-pktgen --engine xdp (XDP live frames) on CPU 1, where the router processes each batch in softirq right after it is sent; the sinks drop in XDP in NAPI kthreads on CPU $SINK_CPU. forwarded pps = frames the router transmitted on its WANs (tx_packets + tx_dropped), generator and router sharing one CPU; router ns/packet = CPU 1's softirq time (/proc/stat, 250 Hz ticks) per forwarded packet: the router's own work; router capacity = 1e9 / that: what one CPU doing only the router's work would forward. Targets are judged on router capacity against the baseline's (same NAT). Load average at start / end: $LOAD_START / $LOAD_END; ${elapsed} s."
 max_sdrop=0
 for c in "${CONFIGS[@]}"; do
     max_sdrop=$(awk -v a="$max_sdrop" -v b="$(med "${SDROP[$c]}")" 'BEGIN {print (b > a) ? b : a}')

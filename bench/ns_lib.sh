@@ -59,11 +59,13 @@ mkns() { # NAME: a namespace of this run (refuses one that exists: not ours)
 
 # agent_start CONFIG: `wanlb run` in the router until it logs "ready:" (15 s
 # at most); sets AGENT_PID, START_MS (launch) and READY_MS (ready seen).
+# More arguments are wanlb options before `run` (e.g. --log-level debug).
 agent_start() {
     local cfg=$1 i
+    shift
     : >"$TMP/agent.log"
     START_MS=$(now_ms)
-    setsid ip netns exec "$RT" "$WANLB" run -c "$cfg" >>"$TMP/agent.log" 2>&1 </dev/null &
+    setsid ip netns exec "$RT" "$WANLB" "$@" run -c "$cfg" >>"$TMP/agent.log" 2>&1 </dev/null &
     AGENT_PID=$!
     for ((i = 0; i < 300; i++)); do
         if grep -q "ready:" "$TMP/agent.log"; then READY_MS=$(now_ms); return 0; fi

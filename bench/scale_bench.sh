@@ -158,7 +158,7 @@ if part c; then
     config "$TMP/w8.yaml" 8
     cp "$TMP/w8.yaml" "$TMP/w8a.yaml"
     config "$TMP/w8b.yaml" 8 3
-    agent_start "$TMP/w8.yaml"
+    agent_start "$TMP/w8.yaml" --log-level debug  # debug: the reload's "timing" line
     wait_all_up || log "not every WAN up before (c)"
     sleep 1
     # scenario NAME TRIGGER... : constant 16-flow UDP stream, trigger after 2 s,
@@ -193,7 +193,7 @@ if part c; then
 
     cp "$TMP/w8b.yaml" "$TMP/w8.yaml"  # the agent re-reads the same path: isp1 weight 1 -> 3
     scenario "weight change (wanlb reload, isp1 weight 1 -> 3)" "$WANLB" reload
-    LOG_RELOAD=$(grep -E "slot table:|reloaded" "$TMP/agent.log" | tail -2 | cut -d' ' -f1,3- | tr '\n' ';')
+    LOG_RELOAD=$(grep -E "slot table:|reloaded|reload timing" "$TMP/agent.log" | tail -3 | cut -d' ' -f1,3- | tr '\n' ';')
     cp "$TMP/w8a.yaml" "$TMP/w8.yaml"  # back to weight 1, this time through SIGHUP (no CLI start-up in the figure)
     scenario "weight change (SIGHUP to the agent, isp1 weight 3 -> 1)" kill -HUP "$AGENT_PID"
     if [[ -n "$FREE_WAN" ]]; then

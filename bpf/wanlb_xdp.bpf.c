@@ -134,6 +134,21 @@ static __always_inline int wanlb_xdp_forward(struct xdp_md *ctx, const struct wa
 	return bpf_redirect(fib.ifindex, 0);
 }
 
+/* To the stack with the decision in the metadata area, magic last. Packet
+ * pointers are re-derived: the helpers before may have moved them. */
+static __always_inline int wanlb_xdp_pass(struct xdp_md *ctx, __u32 wan_id, __u32 flags, __u32 reason)
+{
+	struct wanlb_xdp_meta *meta = (void *)(long)ctx->data_meta;
+
+	if ((void *)(meta + 1) > (void *)(long)ctx->data)
+		return XDP_PASS;
+	meta->wan_id = wan_id;
+	meta->flags = flags;
+	meta->reason = reason;
+	meta->magic = WANLB_XDP_META_MAGIC;
+	return XDP_PASS;
+}
+
 SEC("xdp")
 int wanlb_xdp_lan(struct xdp_md *ctx)
 {
@@ -145,7 +160,10 @@ int wanlb_xdp_lan(struct xdp_md *ctx)
 	__u32 zero = 0, len, reason = WANLB_XDP_PASS_UNBALANCED;
 	int rc, act;
 
-	/* Room for the decision first: without it, tc must do everything. */
+	/* Room for the decision first: without it, tc must do everything.
+	 * The magic stays 0 until a pass path below writes the whole
+	 * decision (wanlb_xdp_pass): a frame that leaves this program any
+	 * other way carries no decision tc could mistake for one. */
 	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)))
 		return XDP_PASS;
 	data = (void *)(long)ctx->data;
@@ -153,32 +171,27 @@ int wanlb_xdp_lan(struct xdp_md *ctx)
 	meta = (void *)(long)ctx->data_meta;
 	if ((void *)(meta + 1) > data)
 		return XDP_PASS;
-	meta->magic = WANLB_XDP_META_MAGIC;
-	meta->wan_id = 0;
-	meta->flags = 0;
-	meta->reason = WANLB_XDP_PASS_UNBALANCED;
+	meta->magic = 0;
 	len = data_end - data;
 
 	rc = wanlb_parse_frame(data, data_end, len, &pkt);
 	if (rc == WANLB_PARSE_NOT_IP) {
 		wanlb_count(WANLB_CNT_NON_IP);
-		return XDP_PASS;
+		return wanlb_xdp_pass(ctx, 0, 0, WANLB_XDP_PASS_UNBALANCED);
 	}
 	if (rc != WANLB_PARSE_OK) {
 		wanlb_count(WANLB_CNT_UNPARSABLE);
-		return XDP_PASS;
+		return wanlb_xdp_pass(ctx, 0, 0, WANLB_XDP_PASS_UNBALANCED);
 	}
 	if (pkt.is_fragment)
 		wanlb_count(WANLB_CNT_FRAGMENTS);
 
 	cfg = bpf_map_lookup_elem(&wanlb_config, &zero);
-	if (!cfg) {
-		meta->magic = 0; /* not configured: let tc decide */
-		return XDP_PASS;
-	}
+	if (!cfg)
+		return XDP_PASS; /* not configured: no decision, tc classifies */
 
-	if (!wanlb_decide(ctx, &pkt, cfg, &choice))
-		return XDP_PASS; /* unbalanced, counted */
+	if (!wanlb_decide(ctx, &pkt, cfg, &choice)) /* unbalanced, counted */
+		return wanlb_xdp_pass(ctx, 0, 0, WANLB_XDP_PASS_UNBALANCED);
 
 	act = wanlb_xdp_forward(ctx, &pkt, &choice, &reason);
 	if (act == XDP_REDIRECT) {
@@ -186,18 +199,7 @@ int wanlb_xdp_lan(struct xdp_md *ctx)
 		wanlb_count(WANLB_CNT_XDP_REDIRECT);
 		return XDP_REDIRECT;
 	}
-
-	/* To the stack with the decision; packet pointers are re-derived
-	 * after the helpers above. */
-	data = (void *)(long)ctx->data;
-	meta = (void *)(long)ctx->data_meta;
-	if ((void *)(meta + 1) > data)
-		return XDP_PASS;
-	meta->magic = WANLB_XDP_META_MAGIC;
-	meta->wan_id = choice.wan_id;
-	meta->flags = choice.new_flow ? WANLB_XDP_META_F_NEW_FLOW : 0;
-	meta->reason = reason;
-	return XDP_PASS;
+	return wanlb_xdp_pass(ctx, choice.wan_id, choice.new_flow ? WANLB_XDP_META_F_NEW_FLOW : 0, reason);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
