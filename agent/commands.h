@@ -1,7 +1,7 @@
-// The read and maintenance verbs: status, flows, cleanup, check, reload,
-// drain. Each works from a separate process (a separate `ip netns exec`):
-// status and flows ask the agent over its control socket and read the maps
-// themselves when no agent runs; reload and drain need the agent.
+// The read and maintenance verbs: status, flows, cleanup, check (reload and
+// drain are in ctl.h). Each works from a separate process (a separate `ip
+// netns exec`): status and flows ask the agent over its control socket and
+// read the maps themselves when no agent runs.
 #pragma once
 
 #include <string>
@@ -17,8 +17,6 @@ int cmd_check(const Config& cfg, bool json);
 int cmd_status(const std::string& bpffs_dir, bool json);
 int cmd_flows(const std::string& bpffs_dir, bool json, const std::string& wan_filter);
 int cmd_cleanup(const std::string& bpffs_dir, uint32_t route_protocol);
-int cmd_reload();
-int cmd_drain(const std::string& wan, bool drain);
 
 // The JSON of `status --json` / `flows --json`, read from the maps; the agent
 // serves the same over its control socket (adding an "agent" object).

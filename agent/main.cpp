@@ -1,8 +1,11 @@
-// wanlb: the command line. Each verb is a thin shell over agent/*.
+// wanlb-agent: the whole command line (the `wanlb` front binary runs it for
+// every verb but reload, drain and undrain; see wanlb_front.cpp). Each verb
+// is a thin shell over agent/*.
 //
 // Exit codes: 0 ok; 1 runtime failure; 2 bad config or usage;
 // 3 no running data path (status, flows) or no running agent (reload, drain).
 #include <net/if.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <bpf/libbpf.h>
@@ -18,6 +21,7 @@
 #include "agent.h"
 #include "commands.h"
 #include "config.h"
+#include "ctl.h"
 #include "lan_match.h"
 
 namespace {
@@ -50,6 +54,9 @@ std::optional<wanlb::Config> load_valid(const std::string& path, bool check_inte
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Started by the `wanlb` front binary (wanlb_front.cpp) under the name
+  // wanlb-agent: the agent recognises its peers by the name `wanlb`.
+  prctl(PR_SET_NAME, "wanlb", 0, 0, 0);
   CLI::App app{"wanlb: per-connection load balancing over several WANs with eBPF"};
   app.set_version_flag("--version", std::string("wanlb ") + WANLB_VERSION);
   app.require_subcommand(1);

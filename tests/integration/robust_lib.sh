@@ -9,10 +9,12 @@ ms_now() { date +%s%3N; }
 
 # Run the whole test with a private copy of the agent binary: the build tree
 # may be rebuilt while a long test runs, and a restart must start the same
-# agent. The copy keeps the name `wanlb` (the agent recognises its peers by it).
+# agent. The copy keeps the name `wanlb` (the agent recognises its peers by
+# it), with the full program it runs, wanlb-agent, next to it.
 private_binary() { # DIR
     mkdir -p "$1/bin"
     cp "$WANLB_BIN" "$1/bin/wanlb" || fail "cannot copy $WANLB_BIN"
+    cp "$(dirname "$WANLB_BIN")/wanlb-agent" "$1/bin/wanlb-agent" || fail "cannot copy wanlb-agent"
     log "agent under test: $WANLB_BIN ($(stat -c '%y' "$WANLB_BIN" | cut -d. -f1), $("$WANLB_BIN" --version 2>/dev/null | head -1))"
     WANLB_BIN=$1/bin/wanlb
     export WANLB_BIN

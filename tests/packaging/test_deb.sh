@@ -32,7 +32,7 @@ trap 'rm -rf "$WORK"' EXIT
 
 # ------------------------------------------------------------------ build
 # The package needs the built binary and BPF object; build them if missing.
-if [[ ! -x $BUILD/wanlb || ! -f $BUILD/bpf/wanlb_tc.bpf.o ]]; then
+if [[ ! -x $BUILD/wanlb || ! -x $BUILD/wanlb-agent || ! -f $BUILD/bpf/wanlb_tc.bpf.o ]]; then
     cmake --build "$BUILD" --target wanlb -j2 >"$WORK/build.log" 2>&1 ||
         { tail -20 "$WORK/build.log"; echo "FAIL - cannot build wanlb"; exit 1; }
 fi
@@ -69,7 +69,7 @@ done
 # ------------------------------------------------------------------ contents
 dpkg-deb -c "$DEB" >"$WORK/contents" || { fail "dpkg-deb -c"; exit 1; }
 has() { awk '{print $NF}' "$WORK/contents" | sed 's|^\./|/|' | grep -qx -- "$1"; }
-for f in /usr/sbin/wanlb /etc/wanlb/wanlb.yaml.example /usr/share/doc/wanlb/README.md \
+for f in /usr/sbin/wanlb /usr/sbin/wanlb-agent /etc/wanlb/wanlb.yaml.example /usr/share/doc/wanlb/README.md \
          /usr/share/doc/wanlb/operations.md /usr/share/doc/wanlb/examples/wanlb.yaml \
          /usr/share/wanlb/bpf/wanlb_tc.bpf.o; do
     has "$f" && pass "contains $f" || fail "missing $f"
