@@ -282,31 +282,35 @@ wan_tx() {
 }
 now_ns() { date +%s%N; }
 
+# IP packets the router's stack received (IpInReceives): the share of the
+# forwarded frames that took the stack (all of them but in XDP mode).
+router_ip_in() { in_ns "$RT" awk '$1 == "Ip:" && $2 ~ /^[0-9]+$/ {print $4}' /proc/net/snmp; }
+
 # Softirq and total time of CPU 1 (the router's CPU), in USER_HZ units.
 cpu1_times() { awk '$1 == "cpu1" {print $8, $2 + $3 + $4 + $5 + $6 + $7 + $8}' /proc/stat; }
 
-# measure -> prints "PPS OFFERED_PPS WANS_USED MAX_SHARE_PCT NS_PER_PACKET CPU1_SOFTIRQ_PCT REFUSED_PCT SINK_DROP_PCT"
+# measure -> prints "PPS OFFERED_PPS WANS_USED MAX_SHARE_PCT NS_PER_PACKET CPU1_SOFTIRQ_PCT REFUSED_PCT SINK_DROP_PCT STACK_PCT"
 measure() {
-    local warm=1 t0 t1 r0 r1 c0 c1 gen_json
+    local warm=1 t0 t1 r0 r1 c0 c1 i0 i1 gen_json
     in_ns "$RT" conntrack -F >/dev/null 2>&1 || true
     in_ns "$GEN" taskset -c 1 "$PKTGEN" --engine xdp --dev eth0 --dst-mac "$LAN_MAC" --src 198.18.0.16 --src-count 16 \
         --dst 198.19.0.0 --dst-count 4096 --flows 4096 --sport 10000 --dport 9 --size 60 \
         --seconds $((warm + SECS + 1)) >"$TMP/gen.json" &
     GEN_PID=$!
     sleep "$warm"
-    t0=$(now_ns); r0=$(wan_tx); c0=$(cpu1_times)
+    t0=$(now_ns); r0=$(wan_tx); c0=$(cpu1_times); i0=$(router_ip_in)
     if [[ -n "${FWB_PERF:-}" ]]; then
         perf record -q -e cpu-clock -C 1 -g -o "$FWB_PERF/$PERF_NAME.data" -- sleep "$SECS" >/dev/null 2>&1
     else
         sleep "$SECS"
     fi
-    t1=$(now_ns); r1=$(wan_tx); c1=$(cpu1_times)
+    t1=$(now_ns); r1=$(wan_tx); c1=$(cpu1_times); i1=$(router_ip_in)
     wait "$GEN_PID" || true
     GEN_PID=""
     gen_json=$(cat "$TMP/gen.json")
     [[ -z "${FWB_DEBUG:-}" ]] || log "generator: $gen_json"
     awk -v a="$r0" -v b="$r1" -v n="$WANS_MAX" -v t0="$t0" -v t1="$t1" -v gen="$gen_json" -v c0="$c0" -v c1="$c1" \
-        -v hz="$(getconf CLK_TCK)" 'BEGIN {
+        -v hz="$(getconf CLK_TCK)" -v stack="$((i1 - i0))" 'BEGIN {
         split(a, x, " "); split(b, y, " "); tot = 0; max = 0; used = 0; drops = 0
         for (i = 1; i <= n; i++) { d[i] = y[i] - x[i]; tot += d[i]; drops += y[n + i] - x[n + i] }
         for (i = 1; i <= n; i++) { if (d[i] > 0.01 * tot) used++; if (d[i] > max) max = d[i] }
@@ -315,9 +319,9 @@ measure() {
         match(gen, /"errors":[0-9]+/); err = substr(gen, RSTART + 9, RLENGTH - 9)
         split(c0, u, " "); split(c1, v, " ")
         sirq_s = (v[1] - u[1]) / hz; el = (t1 - t0) / 1e9
-        printf "%.0f %.0f %d %.1f %.0f %.0f %.1f %.1f\n", tot / el, off, used, tot ? 100 * max / tot : 0,
+        printf "%.0f %.0f %d %.1f %.0f %.0f %.1f %.1f %.1f\n", tot / el, off, used, tot ? 100 * max / tot : 0,
             tot ? sirq_s * 1e9 / tot : 0, (v[2] > u[2]) ? 100 * (v[1] - u[1]) / (v[2] - u[2]) : 0,
-            (sent + err) ? 100 * err / (sent + err) : 0, tot ? 100 * drops / tot : 0 }'
+            (sent + err) ? 100 * err / (sent + err) : 0, tot ? 100 * drops / tot : 0, tot ? 100 * stack / tot : 0 }'
 }
 
 cpu_model() { awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo; }
@@ -347,7 +351,7 @@ if [[ -n "${FWB_ONLY:-}" ]]; then IFS=, read -r -a CONFIGS <<<"$FWB_ONLY"; fi
         ((XDP)) && CONFIGS+=("xdp $n $nat")
     done
 done
-declare -A RES USED SHARE NSPP REF SDROP
+declare -A RES USED SHARE NSPP REF SDROP STK
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date +%s)
 for ((r = 1; r <= ROUNDS; r++)); do
@@ -355,11 +359,11 @@ for ((r = 1; r <= ROUNDS; r++)); do
         read -r m n nat <<<"$c"
         setup "$m" "$n" "$nat"
         PERF_NAME="$m-$n-$nat-r$r"
-        read -r pps off used share nspp sirq refused sdrop <<<"$(measure)"
+        read -r pps off used share nspp sirq refused sdrop stk <<<"$(measure)"
         teardown "$m" "$n" "$nat"
         RES[$c]+="$pps "; USED[$c]=$used; SHARE[$c]=$share; NSPP[$c]+="$nspp "
-        REF[$c]+="$refused "; SDROP[$c]+="$sdrop "
-        log "round $r: $m wans=$n nat=$nat: $pps pps (offered $off, $used WANs used, busiest ${share}%; CPU 1 in softirq ${sirq}%, ${nspp} router ns/packet, generator frames refused ${refused}%, sink drops ${sdrop}%)"
+        REF[$c]+="$refused "; SDROP[$c]+="$sdrop "; STK[$c]+="$stk "
+        log "round $r: $m wans=$n nat=$nat: $pps pps (offered $off, $used WANs used, busiest ${share}%; CPU 1 in softirq ${sirq}%, ${nspp} router ns/packet, generator frames refused ${refused}%, sink drops ${sdrop}%, through the router's stack ${stk}%)"
     done
 done
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -400,8 +404,9 @@ for c in "${CONFIGS[@]}"; do
     spread="${USED[$c]}/$n WANs, busiest ${SHARE[$c]}%"
     natname=$([[ $nat == masq ]] && echo masquerade || echo none)
     refused=$(med "${REF[$c]}"); sdrop=$(med "${SDROP[$c]}")
-    rows_md+="| $(name_of "$m" "$n") | $natname | $pps | ${ratio}x | $nspp | $cap | ${cratio}x | $spread | $target | $verdict |"$'\n'
-    rows_txt+=$(printf '%-42s %-10s %9s %6sx %6s %9s %6sx %6s%% %6s%%  %-26s %s\n' "$(name_of "$m" "$n")" "$natname" "$pps" "$ratio" "$nspp" "$cap" "$cratio" "$refused" "$sdrop" "$spread" "$verdict")$'\n'
+    stk=$(med "${STK[$c]}")
+    rows_md+="| $(name_of "$m" "$n") | $natname | $pps | ${ratio}x | $nspp | $cap | ${cratio}x | $spread | $target | $verdict | ${stk}% |"$'\n'
+    rows_txt+=$(printf '%-42s %-10s %9s %6sx %6s %9s %6sx %6s%% %6s%% %6s%%  %-26s %s\n' "$(name_of "$m" "$n")" "$natname" "$pps" "$ratio" "$nspp" "$cap" "$cratio" "$refused" "$sdrop" "$stk" "$spread" "$verdict")$'\n'
 done
 
 BPF_MD=""
@@ -422,7 +427,7 @@ if ((BPF_BENCH)); then
 fi
 
 about="Measured $(date -u +%Y-%m-%dT%H:%MZ); kernel $(uname -r); $(cpu_model) ($(nproc) CPUs); wanlb $("$WANLB" --version 2>/dev/null | head -1)."
-method="$ROUNDS rounds of ${SECS} s per configuration (interleaved), median. Traffic: 4096 UDP flows of 64-byte frames made by wanlb-pktgen --engine xdp (XDP live frames) on CPU 1, where the router processes each batch in softirq right after it is sent; the sinks drop in XDP in NAPI kthreads on CPU $SINK_CPU. forwarded pps = frames the router transmitted on its WANs (tx_packets + tx_dropped), generator and router sharing one CPU; router ns/packet = CPU 1's softirq time (/proc/stat, 250 Hz ticks) per forwarded packet: the router's own work; router capacity = 1e9 / that: what one CPU doing only the router's work would forward. Targets are judged on router capacity against the baseline's (same NAT). Load average at start / end: $LOAD_START / $LOAD_END; ${elapsed} s."
+method="$ROUNDS rounds of ${SECS} s per configuration (interleaved), median. Traffic: 4096 UDP flows of 64-byte frames made by wanlb-pktgen --engine xdp (XDP live frames) on CPU 1, where the router processes each batch in softirq right after it is sent; the sinks drop in XDP in NAPI kthreads on CPU $SINK_CPU. forwarded pps = frames the router transmitted on its WANs (tx_packets + tx_dropped), generator and router sharing one CPU; through the stack = IP packets the router's stack received (IpInReceives) per forwarded frame: all of them except in XDP mode; router ns/packet = CPU 1's softirq time (/proc/stat, 250 Hz ticks) per forwarded packet: the router's own work; router capacity = 1e9 / that: what one CPU doing only the router's work would forward. Targets are judged on router capacity against the baseline's (same NAT). Load average at start / end: $LOAD_START / $LOAD_END; ${elapsed} s."
 max_sdrop=0
 for c in "${CONFIGS[@]}"; do
     max_sdrop=$(awk -v a="$max_sdrop" -v b="$(med "${SDROP[$c]}")" 'BEGIN {print (b > a) ? b : a}')
@@ -434,8 +439,8 @@ table=$(
     echo
     echo "$method $xdpnote"
     echo
-    echo "| method | NAT | forwarded pps | vs baseline | router ns/packet | router capacity pps | vs baseline | spread | target (capacity) | result |"
-    echo "|---|---|---:|---:|---:|---:|---:|---|---|---|"
+    echo "| method | NAT | forwarded pps | vs baseline | router ns/packet | router capacity pps | vs baseline | spread | target (capacity) | result | through the stack |"
+    echo "|---|---|---:|---:|---:|---:|---:|---|---|---|---:|"
     printf '%s' "$rows_md"
     if [[ -n "$BPF_MD" ]]; then
         echo
@@ -448,7 +453,7 @@ echo
 echo "$about"
 echo "$method"
 echo "$xdpnote"
-printf '%-42s %-10s %9s %7s %6s %9s %7s %7s %7s  %-26s %s\n' method NAT pps ratio ns/pkt capacity ratio refused sinkdr spread result
+printf '%-42s %-10s %9s %7s %6s %9s %7s %7s %7s %7s  %-26s %s\n' method NAT pps ratio ns/pkt capacity ratio refused sinkdr stack spread result
 printf '%s' "$rows_txt"
 
 if [[ -n "$MARKDOWN" ]]; then

@@ -46,7 +46,8 @@ struct XdpResult {
   uint32_t retval = 0;
   bool has_meta = false;
   wanlb_xdp_meta meta{};
-  Frame out;  // the frame after the program (without the metadata)
+  uint32_t metalen = 0;  // metadata bytes in front of the frame after the program
+  Frame out;             // the frame after the program (without the metadata)
 };
 
 class DatapathXdpTest : public DatapathFixture {
@@ -67,16 +68,20 @@ class DatapathXdpTest : public DatapathFixture {
     DatapathFixture::TearDown();
   }
 
-  XdpResult run_xdp(const Frame& frame, int ingress_ifindex = 0) {
+  // `meta_in`: metadata already in front of the frame (the kernel takes it
+  // from the start of data_in, ctx.data bytes long).
+  XdpResult run_xdp(const Frame& frame, int ingress_ifindex = 0, const std::vector<uint8_t>& meta_in = {}) {
     XdpResult r;
     xdp_md ctx{};
-    ctx.data = 0;
-    ctx.data_end = static_cast<uint32_t>(frame.size());
+    Frame in = meta_in;
+    in.insert(in.end(), frame.begin(), frame.end());
+    ctx.data = static_cast<uint32_t>(meta_in.size());
+    ctx.data_end = static_cast<uint32_t>(in.size());
     ctx.ingress_ifindex = static_cast<uint32_t>(ingress_ifindex);
-    std::vector<uint8_t> out(frame.size() + 256);
+    std::vector<uint8_t> out(in.size() + 256);
     LIBBPF_OPTS(bpf_test_run_opts, opts);
-    opts.data_in = frame.data();
-    opts.data_size_in = static_cast<uint32_t>(frame.size());
+    opts.data_in = in.data();
+    opts.data_size_in = static_cast<uint32_t>(in.size());
     opts.data_out = out.data();
     opts.data_size_out = static_cast<uint32_t>(out.size());
     opts.ctx_in = &ctx;
@@ -87,12 +92,14 @@ class DatapathXdpTest : public DatapathFixture {
     r.err = bpf_prog_test_run_opts(xdp_fd_, &opts) ? -errno : 0;
     r.retval = opts.retval;
     if (r.err) return r;
-    // data_out starts at data_meta; ctx.data is the metadata length.
+    // data_out starts at data_meta; ctx.data is the metadata length. The
+    // decision is read where tc reads it: at data_meta.
     uint32_t metalen = ctx.data;
     if (metalen >= sizeof(wanlb_xdp_meta) && opts.data_size_out >= metalen) {
-      std::memcpy(&r.meta, out.data() + metalen - sizeof(wanlb_xdp_meta), sizeof r.meta);
+      std::memcpy(&r.meta, out.data(), sizeof r.meta);
       r.has_meta = r.meta.magic == WANLB_XDP_META_MAGIC;
     }
+    r.metalen = metalen;
     if (opts.data_size_out >= metalen) r.out.assign(out.begin() + metalen, out.begin() + opts.data_size_out);
     return r;
   }
@@ -333,6 +340,32 @@ TEST_F(DatapathXdpTest, PassedFramesCarryTheDecisionForTc) {
   ASSERT_TRUE(r.has_meta);
   EXPECT_EQ(r.meta.wan_id, 0u);
   EXPECT_EQ(counter(WANLB_CNT_NON_IP), 1u);
+}
+
+// Metadata already in front of a frame (a driver's, or a recycled page's)
+// is never taken for a decision: ours goes in front of it, where tc reads,
+// and when there is no room left for that, the old metadata is dropped.
+TEST_F(DatapathXdpTest, MetadataAlreadyThereIsNotTakenForADecision) {
+  fill_slots(2);
+  const wanlb_xdp_meta stale{WANLB_XDP_META_MAGIC, 1, 0, WANLB_XDP_PASS_NAT};  // "WAN 1": not this flow's
+  // 16 and 32 bytes leave room on top; 240 leaves none (test_run puts the
+  // metadata in the frame's 256-byte headroom, behind the xdp_frame).
+  for (size_t before : {16u, 32u, 240u}) {
+    SCOPED_TRACE(testing::Message() << before << " bytes of metadata before");
+    std::vector<uint8_t> meta_in(before, 0xab);
+    std::memcpy(meta_in.data(), &stale, sizeof stale);
+    std::memcpy(meta_in.data() + before - sizeof stale, &stale, sizeof stale);
+    XdpResult r = run_xdp(tcp(4, 1, 1, 40000, 443), 0, meta_in);
+    if (before > 32 && r.err == -EINVAL) {
+      std::printf("  (this kernel's test_run takes at most 32 bytes of metadata: %zu not tried)\n", before);
+      continue;
+    }
+    ASSERT_EQ(r.err, 0);
+    EXPECT_EQ(r.retval, kXdpPass);
+    ASSERT_TRUE(r.has_meta);
+    EXPECT_EQ(r.meta.wan_id, 2u) << "the stale decision was read";
+    EXPECT_EQ(r.metalen, before == 240 ? 16u : before + 16);
+  }
 }
 
 // The same flow gets the same WAN whichever program sees it first.
