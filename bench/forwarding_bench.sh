@@ -108,6 +108,11 @@ BENCH_BPF=${WANLB_BENCH_BPF:-$ROOT/build/wanlb-bench-bpf}
 for b in "$WANLB" "$PKTGEN"; do
     [[ -x "$b" ]] || { echo "forwarding_bench: $b missing; build it: cmake --build build --target $(basename "$b")" >&2; exit 1; }
 done
+if [[ -n "${FWB_PERF:-}" ]]; then  # without perf the measuring window would be empty
+    command -v perf >/dev/null || { echo "forwarding_bench: FWB_PERF needs perf (apt-get install linux-perf)" >&2; exit 2; }
+    [[ -d "$FWB_PERF" && -w "$FWB_PERF" ]] || { echo "forwarding_bench: FWB_PERF=$FWB_PERF is not a writable directory" >&2; exit 2; }
+fi
+[[ "$SINK_CPU" == 0 || "$SINK_CPU" == 1 ]] || { echo "forwarding_bench: FWB_SINK_CPU must be 0 or 1" >&2; exit 2; }
 for t in ip nft taskset chrt ethtool conntrack jq; do
     command -v "$t" >/dev/null || { echo "forwarding_bench: '$t' not found (bash deploy/install-deps.sh)" >&2; exit 1; }
 done
