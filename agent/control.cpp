@@ -23,6 +23,7 @@
 //    same moment could still race between bind() and listen(); the agent's
 //    other single-instance checks cover that.)
 #include "control.h"
+#include "poll_time.h"
 #include "state_store.h"
 
 #include <fcntl.h>
@@ -124,10 +125,12 @@ int connect_unix(int fd, const sockaddr_un& addr) {
   }
 }
 
-// Milliseconds left until `deadline` (rounded up, at least 0), for poll.
+// Milliseconds left until `deadline`, for poll (poll_time.h rounds).
 int ms_left(Clock::time_point deadline) {
-  auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()).count();
-  return static_cast<int>(std::clamp<long long>(left, 0, 1000 * 1000));
+  auto ns = [](Clock::time_point t) {
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
+  };
+  return poll_ms_until(ns(deadline), ns(Clock::now()));
 }
 
 // Read and discard what the peer sent, so closing does not reset its

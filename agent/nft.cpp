@@ -65,9 +65,10 @@ std::string render_nft_ruleset(const std::vector<NftWan>& wans, uint32_t mark_ma
   const bool any_nat = std::any_of(wans.begin(), wans.end(), [](const NftWan& w) {
     return w.nat4 == NatMode::Masquerade || w.nat6 == NatMode::Masquerade;
   });
+  const bool tagging = tag_inbound && !wans.empty();
   std::string out;
   out += "table inet wanlb {\n";
-  if (tag_inbound && !wans.empty()) {
+  if (tagging) {
     out += "\t# A connection that starts on a WAN (its first packet comes in there:\n";
     out += "\t# port forwards, services on the router) gets that WAN's mark in the\n";
     out += "\t# mark mask's bits of its conntrack mark (other bits are kept), so the\n";
@@ -89,7 +90,7 @@ std::string render_nft_ruleset(const std::vector<NftWan>& wans, uint32_t mark_ma
     out += "\t}\n";
   }
   if (any_nat) {
-    if (tag_inbound && !wans.empty()) out += "\n";
+    if (tagging) out += "\n";
     out += "\t# Source NAT to the WAN's address, per WAN and address family (nat / nat6).\n";
     out += "\tchain postrouting {\n";
     out += "\t\ttype nat hook postrouting priority srcnat; policy accept;\n";

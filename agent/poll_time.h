@@ -1,4 +1,5 @@
-// Milliseconds for poll(2) until a monotonic deadline.
+// Milliseconds for poll(2) until a monotonic deadline: the agent's loop and
+// the control socket (control.cpp) both wait with it.
 #pragma once
 
 #include <cstdint>

@@ -5,7 +5,7 @@
 #
 #   P-gen  eth0 ══ lan0  P-rt  wan1 ══ s1  P-snk
 #   (generator)          (router)  ...
-#                                 wanN ══ sN   (N = 8; sinks drop UDP at tc ingress)
+#                                 wanN ══ sN   (N = 8; sinks drop UDP in XDP)
 #
 #   LAN      lan0 198.18.0.1/24, eth0 198.18.0.2/24
 #   WAN i    wan<i> 198.18.<i>.2/24 <-> s<i> 198.18.<i>.1/24 (the gateway)
@@ -75,7 +75,9 @@
 #                                     old layout: wake-ups are IPIs)
 #   FWB_PERF=DIR                      record CPU 1 with perf (cpu-clock, call
 #                                     graphs) during each measurement, into
-#                                     DIR/METHOD-WANS-NAT-rROUND.data
+#                                     DIR/METHOD-WANS-NAT-rROUND.data (and its
+#                                     forwarded pps in .pps); compare two with
+#                                     bench/perf_compare.sh
 set -euo pipefail
 # shellcheck source=md_section.sh
 source "$(dirname "${BASH_SOURCE[0]}")/md_section.sh"
@@ -169,23 +171,12 @@ build_topology() {
         sinks+=(--attach-sink "s$i")
     done
     # The sinks drop UDP as the first thing, ICMP (the agent's probes) and
-    # ARP pass: in XDP on s<i> (frames and skbs alike: with an XDP program on
-    # s<i>, veth hands the router's skbs to s<i>'s NAPI), whose kthread runs
-    # on SINK_CPU; skbs that reach the stack anyway meet a netdev ingress
-    # drop, with RPS off (no IPI).
+    # ARP pass: in XDP on s<i>, frames and skbs alike (with an XDP program
+    # on s<i>, veth hands the router's skbs to s<i>'s NAPI too: a netdev
+    # ingress counter there saw only the probes), in s<i>'s NAPI kthread on
+    # SINK_CPU.
     in_ns "$SNK" "$PKTGEN" "${sinks[@]}"
-    for ((i = 1; i <= WANS_MAX; i++)); do
-        pin_napi "$SNK" "s$i" "$SINK_CPU" -f 1
-        in_ns "$SNK" sh -c "echo 0 > /sys/class/net/s$i/queues/rx-0/rps_cpus"
-    done
-    in_ns "$SNK" nft -f - <<EOF
-table netdev fbsink {
-  chain in {
-    type filter hook ingress devices = { $(wan_list "$WANS_MAX" | sed 's/wan/s/g') } priority -500; policy accept;
-    ip protocol udp drop
-  }
-}
-EOF
+    for ((i = 1; i <= WANS_MAX; i++)); do pin_napi "$SNK" "s$i" "$SINK_CPU" -f 1; done
     ip -n "$RT" route add default via 198.18.1.1 dev wan1
     in_ns "$RT" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.fib_multipath_hash_policy=1 \
         net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
@@ -193,7 +184,6 @@ EOF
 }
 
 # ------------------------------------------------------------------ methods
-wan_list() { local i out=(); for ((i = 1; i <= $1; i++)); do out+=("\"wan$i\""); done; (IFS=,; echo "${out[*]}"); }
 
 nft_masq() { # N: masquerade on wan1..N, one rule per WAN (as wanlb writes it)
     local i rules=""
@@ -368,6 +358,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
         teardown "$m" "$n" "$nat"
         RES[$c]+="$pps "; USED[$c]=$used; SHARE[$c]=$share; NSPP[$c]+="$nspp "
         REF[$c]+="$refused "; SDROP[$c]+="$sdrop "; STK[$c]+="$stk "
+        [[ -z "${FWB_PERF:-}" ]] || echo "$pps" >"$FWB_PERF/$PERF_NAME.pps"  # for bench/perf_compare.sh
         log "round $r: $m wans=$n nat=$nat: $pps pps (offered $off, $used WANs used, busiest ${share}%; CPU 1 in softirq ${sirq}%, ${nspp} router ns/packet, generator frames refused ${refused}%, sink drops ${sdrop}%, through the router's stack ${stk}%)"
     done
 done
@@ -401,10 +392,10 @@ for c in "${CONFIGS[@]}"; do
     if [[ $m == tc || $m == tcnc ]]; then
         ncap=$(awk -v n="$(med "${NSPP["nft $n $nat"]:-0}")" 'BEGIN {printf "%.0f", n ? 1e9 / n : 0}')
         target=">= 0.95x and >= nftables PCC ($(awk -v a="$cap" -v b="$ncap" 'BEGIN {printf "%.2fx of it", b ? a / b : 0}'))"
-        verdict=$(awk -v a="$cap" -v b="$bcap" -v c="$ncap" 'BEGIN {print (a >= 0.95 * b && a >= c) ? "PASS" : "MISS"}')
+        verdict=$(awk -v a="$cap" -v b="$bcap" -v c="$ncap" 'BEGIN {print (!b || !c) ? "-" : (a >= 0.95 * b && a >= c) ? "PASS" : "MISS"}')
     elif [[ $m == xdp && $nat == none ]]; then
         target=">= 2x"
-        verdict=$(awk -v a="$cap" -v b="$bcap" 'BEGIN {print (a >= 2 * b) ? "PASS" : "MISS"}')
+        verdict=$(awk -v a="$cap" -v b="$bcap" 'BEGIN {print !b ? "-" : (a >= 2 * b) ? "PASS" : "MISS"}')
     fi
     spread="${USED[$c]}/$n WANs, busiest ${SHARE[$c]}%"
     natname=$([[ $nat == masq ]] && echo masquerade || echo none)
