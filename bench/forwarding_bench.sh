@@ -51,6 +51,12 @@
 #   nft PCC   jhash ip saddr . ip daddr -> ct mark (new connections),
 #             meta mark set ct mark, fwmark rules -> one table per WAN
 #             (NAT: nft masquerade per WAN)
+#   tc mark   the floor of any design that marks in tc and routes by fwmark:
+#             bench_tc_mark (bpf/bench_xdpgen.bpf.c) hashes the address pair
+#             to mark 1..N and does nothing else (no flow table, counters,
+#             bypass or failover), same fwmark rules as nft PCC; conntrack
+#             only with NAT. Its cost over the baseline is what wanlb's tc
+#             path cannot get below
 #   ECMP      multipath default route over the WANs,
 #             net.ipv4.fib_multipath_hash_policy=1 (L4 hash)
 #   wanlb XDP `lan: [{interface: lan0, mode: xdp}]`, if `wanlb check` accepts it
@@ -65,7 +71,7 @@
 # Env: WANLB_BIN, WANLB_PKTGEN, WANLB_BENCH_BPF override the binaries.
 # Experiments (the table is then not the standard one; don't --markdown it):
 #   FWB_ONLY="tc 2 none,nft 2 masq"   only these configurations (METHOD WANS NAT;
-#                                     methods base tc tcnc nft ecmp xdp)
+#                                     methods base tc tcnc mark nft ecmp xdp)
 #   FWB_AGENT_EXTRA="KEY: VALUE"      more top-level keys in the agent's config
 #   FWB_RT_NFT=FILE                   an nftables ruleset loaded in the router
 #                                     after each set-up (the router's ruleset
@@ -197,6 +203,20 @@ $rules  }
 EOF
 }
 
+# fwmark i -> table 200+i, default route via WAN i there (nft PCC, tc mark).
+mark_rules() { # add|del N
+    local i
+    for ((i = 1; i <= $2; i++)); do
+        if [[ $1 == add ]]; then
+            ip -n "$RT" route add default via "198.18.$i.1" dev "wan$i" table $((200 + i))
+            ip -n "$RT" rule add fwmark "$i" lookup $((200 + i)) pref $((2000 + i))
+        else
+            ip -n "$RT" rule del fwmark "$i" lookup $((200 + i)) pref $((2000 + i))
+            ip -n "$RT" route flush table $((200 + i))
+        fi
+    done
+}
+
 agent_config() { # FILE N NAT [MODE [INBOUND]]
     local file=$1 n=$2 nat=$3 mode=${4:-} inbound=${5:-} i
     {
@@ -230,10 +250,11 @@ table ip fbpcc {
   }
 }
 EOF
-            for ((i = 1; i <= n; i++)); do
-                ip -n "$RT" route add default via "198.18.$i.1" dev "wan$i" table $((200 + i))
-                ip -n "$RT" rule add fwmark "$i" lookup $((200 + i)) pref $((2000 + i))
-            done
+            mark_rules add "$n"
+            [[ $nat == masq ]] && nft_masq "$n" ;;
+        mark)
+            in_ns "$RT" "$PKTGEN" --attach-tc-mark lan0 --mark-wans "$n"
+            mark_rules add "$n"
             [[ $nat == masq ]] && nft_masq "$n" ;;
         ecmp)
             for ((i = 1; i <= n; i++)); do gws+=" nexthop via 198.18.$i.1 dev wan$i"; done
@@ -254,10 +275,10 @@ teardown() { # METHOD N NAT
             agent_stop ;;
         nft)
             in_ns "$RT" nft delete table ip fbpcc
-            for ((i = 1; i <= n; i++)); do
-                ip -n "$RT" rule del fwmark "$i" lookup $((200 + i)) pref $((2000 + i))
-                ip -n "$RT" route flush table $((200 + i))
-            done ;;
+            mark_rules del "$n" ;;
+        mark)
+            in_ns "$RT" tc qdisc del dev lan0 clsact
+            mark_rules del "$n" ;;
         ecmp)
             ip -n "$RT" route replace default via 198.18.1.1 dev wan1 ;;
     esac
@@ -342,7 +363,7 @@ if [[ -n "${FWB_ONLY:-}" ]]; then IFS=, read -r -a CONFIGS <<<"$FWB_ONLY"; fi
     for n in 2 "$WANS_MAX"; do
         CONFIGS+=("tc $n $nat")
         [[ $nat == none ]] && CONFIGS+=("tcnc $n $nat")
-        CONFIGS+=("nft $n $nat" "ecmp $n $nat")
+        CONFIGS+=("mark $n $nat" "nft $n $nat" "ecmp $n $nat")
         ((XDP)) && CONFIGS+=("xdp $n $nat")
     done
 done
@@ -371,6 +392,7 @@ name_of() {
         base) echo "plain routing, 1 WAN (baseline)" ;;
         tc) echo "wanlb tc, $2 WANs" ;;
         tcnc) echo "wanlb tc, $2 WANs, inbound: none" ;;
+        mark) echo "tc mark only (floor), $2 WANs" ;;
         nft) echo "nftables PCC (jhash, ct mark), $2 WANs" ;;
         ecmp) echo "ECMP, L4 hash, $2 WANs" ;;
         xdp) echo "wanlb XDP, $2 WANs" ;;

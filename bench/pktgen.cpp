@@ -34,6 +34,11 @@
 // bench_xdpgen_sink (drop UDP, pass the rest) to each DEV in native XDP mode
 // and exits; the program stays until the device is deleted.
 //
+// --attach-tc-mark DEV --mark-wans N instead attaches bench_tc_mark (the
+// forwarding benchmark's floor: address pair -> fwmark 1..N, nothing else)
+// to DEV's tc ingress (clsact) and exits; remove it with
+// `tc qdisc del dev DEV clsact`.
+//
 // It only ever touches the interfaces it is given, in the network namespace
 // it is run in (the benchmarks run it in namespaces of their own).
 //
@@ -41,6 +46,7 @@
 //        [--dst-count N] [--flows N] [--sport P] [--dport P] [--size BYTES]
 //        [--seconds S] [--engine packet|xdp] [--rate PPS] [--batch N]
 //        wanlb-pktgen --attach-sink IF [--attach-sink IF ...]
+//        wanlb-pktgen --attach-tc-mark IF --mark-wans N
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -106,9 +112,9 @@ uint16_t ip_checksum(const uint8_t* hdr, size_t len) {
 }
 
 struct Options {
-  std::string dev, dst_mac, src, dst, engine = "packet";
+  std::string dev, dst_mac, src, dst, engine = "packet", tc_mark_dev;
   std::vector<std::string> sinks;
-  unsigned src_count = 1, dst_count = 1, flows = 4096, sport = 10000, dport = 9, size = 60, batch = 64;
+  unsigned mark_wans = 0, src_count = 1, dst_count = 1, flows = 4096, sport = 10000, dport = 9, size = 60, batch = 64;
   double seconds = 5, rate = 0;
 };
 
@@ -135,9 +141,15 @@ Options parse_options(int argc, char** argv) {
     else if (a == "--batch") o.batch = std::stoul(val());
     else if (a == "--engine") o.engine = val();
     else if (a == "--attach-sink") o.sinks.push_back(val());
+    else if (a == "--attach-tc-mark") o.tc_mark_dev = val();
+    else if (a == "--mark-wans") o.mark_wans = std::stoul(val());
     else die("unknown argument " + a + " (see the header of bench/pktgen.cpp)");
   }
   if (!o.sinks.empty()) return o;
+  if (!o.tc_mark_dev.empty()) {
+    if (o.mark_wans < 1 || o.mark_wans > 64) die("--attach-tc-mark needs --mark-wans 1..64");
+    return o;
+  }
   if (o.dev.empty() || o.dst_mac.empty() || o.src.empty() || o.dst.empty())
     die("--dev, --dst-mac, --src and --dst are required");
   if (o.engine != "packet" && o.engine != "xdp") die("--engine must be packet or xdp");
@@ -335,12 +347,31 @@ void attach_sinks(const std::vector<std::string>& devs) {
   bench_xdpgen::destroy(skel);  // the attachments keep the program
 }
 
+void attach_tc_mark(const std::string& dev, unsigned wans) {
+  bench_xdpgen* skel = bench_xdpgen::open();
+  if (!skel) die("cannot open the BPF object");
+  skel->rodata->mark_wans = wans;
+  if (bench_xdpgen::load(skel)) die("cannot load bench_tc_mark");
+  unsigned ifindex = if_nametoindex(dev.c_str());
+  if (!ifindex) die("no interface " + dev);
+  LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(ifindex), .attach_point = BPF_TC_INGRESS);
+  int err = bpf_tc_hook_create(&hook);
+  if (err && err != -EEXIST) die("creating clsact on " + dev + ": " + std::strerror(-err));
+  LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(skel->progs.bench_tc_mark));
+  if ((err = bpf_tc_attach(&hook, &opts))) die("attaching bench_tc_mark to " + dev + ": " + std::strerror(-err));
+  bench_xdpgen::destroy(skel);  // the filter keeps the program
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const Options o = parse_options(argc, argv);
   if (!o.sinks.empty()) {
     attach_sinks(o.sinks);
+    return 0;
+  }
+  if (!o.tc_mark_dev.empty()) {
+    attach_tc_mark(o.tc_mark_dev, o.mark_wans);
     return 0;
   }
   uint8_t dst_mac[6];

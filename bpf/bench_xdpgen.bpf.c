@@ -20,8 +20,16 @@
  * bench_xdpgen_sink is the sinks' drop: UDP is dropped as the first thing
  * (the benchmark's traffic), everything else (the agent's ICMP probes and
  * ARP) goes on to the stack.
+ *
+ * bench_tc_mark is the forwarding benchmark's floor of a tc design (method
+ * "mark"): the least a program that steers by fwmark can do. It hashes the
+ * address pair of an IPv4 packet to a mark 1..mark_wans and nothing else:
+ * no flow table, no counters, no bypass, no failover. With `fwmark i lookup
+ * TABLE_i` rules, what it costs over plain routing is what any tc-mark plus
+ * policy-routing design pays before doing anything useful.
  */
 #include <linux/bpf.h>
+#include <linux/pkt_cls.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/ip.h>
@@ -34,6 +42,7 @@ const volatile __u32 flows = 1;
 const volatile __u32 src_base, src_count = 1; /* host byte order */
 const volatile __u32 dst_base, dst_count = 1;
 const volatile __u16 sport_base;
+const volatile __u32 mark_wans = 1; /* bench_tc_mark: marks 1..mark_wans */
 /* Not const: the compiler would fold a const array's zeroes into the code. */
 __u8 hdr[sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct udphdr)];
 
@@ -86,6 +95,23 @@ int bench_xdpgen_sink(struct xdp_md *ctx)
 	if ((void *)(ip + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
 		return XDP_PASS;
 	return ip->protocol == IPPROTO_UDP ? XDP_DROP : XDP_PASS;
+}
+
+SEC("tc")
+int bench_tc_mark(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip = (void *)(eth + 1);
+	__u32 h;
+
+	if ((void *)(ip + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return TC_ACT_OK;
+	/* Fibonacci hashing of the pair; the top bits are the well-mixed ones. */
+	h = (ip->saddr ^ ip->daddr) * 0x9e3779b1U;
+	skb->mark = 1 + (h >> 16) % mark_wans;
+	return TC_ACT_OK;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

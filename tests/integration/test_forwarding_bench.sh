@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The forwarding benchmark works end to end (a short run, figures not
 # judged): bench/forwarding_bench.sh with the baseline, wanlb tc (inbound
-# conntrack and none), nftables PCC and wanlb XDP on 2 WANs, one round of
+# conntrack and none), the tc-mark floor, nftables PCC and wanlb XDP on 2 WANs, one round of
 # 1 s. Every method must forward the generator's traffic (wanlb-pktgen's XDP
 # engine) over both WANs, the markdown table must have one row per method
 # with a router cost, and the script must leave no namespace behind. In XDP
@@ -15,18 +15,21 @@ PKTGEN=$(dirname "$WANLB_BIN")/wanlb-pktgen
 TMP=$TEST_TMP
 
 before=$(ip netns list | awk '{print $1}' | grep '^wfb' | sort || true)
-FWB_ONLY="base 1 none,tc 2 none,tcnc 2 none,nft 2 none,xdp 2 none" WANLB_BIN="$WANLB_BIN" WANLB_PKTGEN="$PKTGEN" \
+FWB_ONLY="base 1 none,tc 2 none,tcnc 2 none,mark 2 none,nft 2 none,xdp 2 none" WANLB_BIN="$WANLB_BIN" WANLB_PKTGEN="$PKTGEN" \
     bash "$WANLB_SRC/bench/forwarding_bench.sh" --rounds 1 --seconds 1 --wans-max 2 --no-bpf-bench \
     --markdown "$TMP/bench.md" >"$TMP/out" 2>"$TMP/err" || { cat "$TMP/err" >&2; fail "forwarding_bench.sh failed"; }
 after=$(ip netns list | awk '{print $1}' | grep '^wfb' | sort || true)
 assert_eq "benchmark namespaces left behind" "$(comm -13 <(echo "$before") <(echo "$after") | grep -c . || true)" 0
+# The floor's program goes with its clsact after its measurement: nothing
+# named bench_tc_mark may stay loaded.
+assert_eq "bench_tc_mark programs left loaded" "$(bpftool prog show 2>/dev/null | grep -c 'name bench_tc_mark' || true)" 0
 
 # | method | NAT | forwarded pps | vs baseline | router ns/packet | router capacity pps | vs baseline | spread
 #   | target | result | through the stack |
 row() { grep -F "| $1 | none |" "$TMP/bench.md" | head -1; }
 field() { awk -F'|' -v i="$2" '{gsub(/^ +| +$/, "", $(i + 1)); print $(i + 1)}' <<<"$1"; }
 for name in "plain routing, 1 WAN (baseline)" "wanlb tc, 2 WANs" "wanlb tc, 2 WANs, inbound: none" \
-    "nftables PCC (jhash, ct mark), 2 WANs" "wanlb XDP, 2 WANs"; do
+    "tc mark only (floor), 2 WANs" "nftables PCC (jhash, ct mark), 2 WANs" "wanlb XDP, 2 WANs"; do
     r=$(row "$name")
     [[ -n "$r" ]] || { cat "$TMP/bench.md" >&2; fail "no row for '$name'"; }
     pps=$(field "$r" 3); nspp=$(field "$r" 5); spread=$(field "$r" 8)

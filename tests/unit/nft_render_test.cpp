@@ -48,7 +48,8 @@ TEST(NftRender, TwoWansChainsAndRules) {
   std::string pre = chain_body(t, "prerouting");
   EXPECT_NE(pre.find("type filter hook prerouting priority mangle; policy accept;"), std::string::npos) << t;
   // One dispatch rule, in the config's order, and one tagging chain per WAN.
-  EXPECT_NE(pre.find("ct state new iifname vmap { \"wan0\" : goto tag0, \"ppp0.7\" : goto tag1 }\n"),
+  // Marked packets (classified on the LAN side) skip the interface lookup.
+  EXPECT_NE(pre.find("ct state new meta mark and 0x00ff0000 == 0 iifname vmap { \"wan0\" : goto tag0, \"ppp0.7\" : goto tag1 }\n"),
             std::string::npos)
       << t;
   EXPECT_EQ(chain_body(t, "tag0"), "\n\t\tct mark set ct mark and 0xff00ffff or 0x00010000\n") << t;
