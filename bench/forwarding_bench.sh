@@ -77,6 +77,10 @@
 #                                     after each set-up (the router's ruleset
 #                                     is flushed after each measurement)
 #   FWB_DEBUG=1                       log the generator's JSON
+#   FWB_BURST=N                       packet trains: N frames in a row per
+#                                     flow (default 1: every frame for the
+#                                     next flow, the worst case for any
+#                                     per-flow state)
 #   FWB_SINK_CPU=0                    the sinks' NAPI kthreads on CPU 0 (the
 #                                     old layout: wake-ups are IPIs)
 #   FWB_PERF=DIR                      record CPU 1 with perf (cpu-clock, call
@@ -96,6 +100,7 @@ MARKDOWN=""
 WANS_MAX=8
 BPF_BENCH=1
 SINK_CPU=${FWB_SINK_CPU:-1}
+BURST=${FWB_BURST:-1}
 while (($#)); do
     case "$1" in
         --markdown) MARKDOWN=$2; shift 2 ;;
@@ -121,6 +126,7 @@ if [[ -n "${FWB_PERF:-}" ]]; then  # without perf the measuring window would be 
     [[ -d "$FWB_PERF" && -w "$FWB_PERF" ]] || { echo "forwarding_bench: FWB_PERF=$FWB_PERF is not a writable directory" >&2; exit 2; }
 fi
 [[ "$SINK_CPU" == 0 || "$SINK_CPU" == 1 ]] || { echo "forwarding_bench: FWB_SINK_CPU must be 0 or 1" >&2; exit 2; }
+[[ "$BURST" =~ ^[0-9]+$ ]] && ((BURST >= 1 && BURST <= 1024)) || { echo "forwarding_bench: FWB_BURST must be 1..1024" >&2; exit 2; }
 for t in ip nft taskset chrt ethtool conntrack jq; do
     command -v "$t" >/dev/null || { echo "forwarding_bench: '$t' not found (bash deploy/install-deps.sh)" >&2; exit 1; }
 done
@@ -310,7 +316,7 @@ measure() {
     local warm=1 t0 t1 r0 r1 c0 c1 i0 i1 gen_json
     in_ns "$RT" conntrack -F >/dev/null 2>&1 || true
     in_ns "$GEN" taskset -c 1 "$PKTGEN" --engine xdp --dev eth0 --dst-mac "$LAN_MAC" --src 198.18.0.16 --src-count 16 \
-        --dst 198.19.0.0 --dst-count 4096 --flows 4096 --sport 10000 --dport 9 --size 60 \
+        --dst 198.19.0.0 --dst-count 4096 --flows 4096 --sport 10000 --dport 9 --size 60 --burst "$BURST" \
         --seconds $((warm + SECS + 1)) >"$TMP/gen.json" &
     GEN_PID=$!
     sleep "$warm"
@@ -445,7 +451,7 @@ if ((BPF_BENCH)); then
 fi
 
 about="Measured $(date -u +%Y-%m-%dT%H:%MZ); kernel $(uname -r); $(cpu_model) ($(nproc) CPUs); wanlb $("$WANLB" --version 2>/dev/null | head -1)."
-method="$ROUNDS rounds of ${SECS} s per configuration (interleaved), median. Traffic: 4096 UDP flows of 64-byte frames made by wanlb-pktgen --engine xdp (XDP live frames) on CPU 1, where the router processes each batch in softirq right after it is sent; the sinks drop in XDP in NAPI kthreads on CPU $SINK_CPU. forwarded pps = frames the router transmitted on its WANs (tx_packets + tx_dropped), generator and router sharing one CPU; through the stack = IP packets the router's stack received (IpInReceives) per forwarded frame: all of them except in XDP mode; router ns/packet = CPU 1's softirq time (/proc/stat, 250 Hz ticks) per forwarded packet: the router's own work; router capacity = 1e9 / that: what one CPU doing only the router's work would forward. Targets are judged on router capacity against the baseline's (same NAT). Load average at start / end: $LOAD_START / $LOAD_END; ${elapsed} s."
+method="$ROUNDS rounds of ${SECS} s per configuration (interleaved), median. Traffic: 4096 UDP flows of 64-byte frames$( ((BURST > 1)) && echo " in trains of $BURST frames per flow" || echo ", every frame for the next flow,") made by wanlb-pktgen --engine xdp (XDP live frames) on CPU 1, where the router processes each batch in softirq right after it is sent; the sinks drop in XDP in NAPI kthreads on CPU $SINK_CPU. forwarded pps = frames the router transmitted on its WANs (tx_packets + tx_dropped), generator and router sharing one CPU; through the stack = IP packets the router's stack received (IpInReceives) per forwarded frame: all of them except in XDP mode; router ns/packet = CPU 1's softirq time (/proc/stat, 250 Hz ticks) per forwarded packet: the router's own work; router capacity = 1e9 / that: what one CPU doing only the router's work would forward. Targets are judged on router capacity against the baseline's (same NAT). Load average at start / end: $LOAD_START / $LOAD_END; ${elapsed} s."
 max_sdrop=0
 for c in "${CONFIGS[@]}"; do
     max_sdrop=$(awk -v a="$max_sdrop" -v b="$(med "${SDROP[$c]}")" 'BEGIN {print (b > a) ? b : a}')

@@ -25,6 +25,9 @@
 //            UDP source port  sport + i (wraps within 1024..65535; the xdp
 //                             engine requires sport + flows <= 65536)
 //            UDP destination port  dport
+// Frame k belongs to flow i = (k / burst) % flows: --burst N (xdp engine,
+// default 1) sends packet trains of N frames per flow, as a busy flow's
+// packets arrive back to back; 1 interleaves the flows frame by frame.
 //
 // At the end one JSON line goes to stdout:
 // {"sent":N,"errors":E,"seconds":S,"pps":P,"attempted_pps":A}, attempted =
@@ -44,7 +47,7 @@
 //
 // Usage: wanlb-pktgen --dev IF --dst-mac MAC --src A --dst A [--src-count N]
 //        [--dst-count N] [--flows N] [--sport P] [--dport P] [--size BYTES]
-//        [--seconds S] [--engine packet|xdp] [--rate PPS] [--batch N]
+//        [--seconds S] [--engine packet|xdp] [--rate PPS] [--batch N] [--burst N]
 //        wanlb-pktgen --attach-sink IF [--attach-sink IF ...]
 //        wanlb-pktgen --attach-tc-mark IF --mark-wans N
 #include <arpa/inet.h>
@@ -114,7 +117,7 @@ uint16_t ip_checksum(const uint8_t* hdr, size_t len) {
 struct Options {
   std::string dev, dst_mac, src, dst, engine = "packet", tc_mark_dev;
   std::vector<std::string> sinks;
-  unsigned mark_wans = 0, src_count = 1, dst_count = 1, flows = 4096, sport = 10000, dport = 9, size = 60, batch = 64;
+  unsigned burst = 1, mark_wans = 0, src_count = 1, dst_count = 1, flows = 4096, sport = 10000, dport = 9, size = 60, batch = 64;
   double seconds = 5, rate = 0;
 };
 
@@ -139,6 +142,7 @@ Options parse_options(int argc, char** argv) {
     else if (a == "--seconds") o.seconds = std::stod(val());
     else if (a == "--rate") o.rate = std::stod(val());
     else if (a == "--batch") o.batch = std::stoul(val());
+    else if (a == "--burst") o.burst = std::stoul(val());
     else if (a == "--engine") o.engine = val();
     else if (a == "--attach-sink") o.sinks.push_back(val());
     else if (a == "--attach-tc-mark") o.tc_mark_dev = val();
@@ -157,6 +161,8 @@ Options parse_options(int argc, char** argv) {
   if (o.src_count < 1 || o.dst_count < 1) die("--src-count/--dst-count must be >= 1");
   if (o.size < 60 || o.size > 1514) die("--size must be 60..1514 (frame without FCS)");
   if (o.batch < 1 || o.batch > 1024) die("--batch must be 1..1024");
+  if (o.burst < 1 || o.burst > 1024) die("--burst must be 1..1024");
+  if (o.burst > 1 && o.engine != "xdp") die("--burst is for --engine xdp");
   if (o.sport < 1024 || o.sport > 65535) die("--sport must be 1024..65535");
   if (o.engine == "xdp" && o.sport + o.flows > 65536) die("--engine xdp: --sport + --flows must be <= 65536");
   if (o.engine == "xdp" && o.rate > 0) die("--engine xdp sends at full speed; --rate is for --engine packet");
@@ -303,6 +309,7 @@ void run_xdp(const Options& o, const uint8_t dst_mac[6]) {
   if (!skel) die("cannot open the generator's BPF object");
   skel->rodata->out_ifindex = ifindex;
   skel->rodata->flows = o.flows;
+  skel->rodata->burst = o.burst;
   skel->rodata->src_base = parse_ip(o.src);
   skel->rodata->src_count = o.src_count;
   skel->rodata->dst_base = parse_ip(o.dst);

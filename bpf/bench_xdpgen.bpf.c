@@ -13,7 +13,8 @@
  * addresses, NAT), so every run first copies the whole header back from
  * the template `hdr` (the frame of flow 0, made by wanlb-pktgen).
  *
- *   flow i = run % flows:  source       src_base + i % src_count
+ *   flow i = (run / burst) % flows:
+ *                          source       src_base + i % src_count
  *                          destination  dst_base + i % dst_count
  *                          UDP source   sport_base + i
  *
@@ -39,6 +40,7 @@
 
 const volatile __u32 out_ifindex;
 const volatile __u32 flows = 1;
+const volatile __u32 burst = 1; /* frames in a row for one flow (a packet train) */
 const volatile __u32 src_base, src_count = 1; /* host byte order */
 const volatile __u32 dst_base, dst_count = 1;
 const volatile __u16 sport_base;
@@ -74,7 +76,7 @@ int bench_xdpgen_tx(struct xdp_md *ctx)
 	if ((void *)(udp + 1) > data_end)
 		return XDP_ABORTED;
 	__builtin_memcpy(data, hdr, sizeof(hdr));
-	i = (__u32)(runs++ % flows);
+	i = (__u32)(runs++ / burst % flows);
 	ip->saddr = bpf_htonl(src_base + i % src_count);
 	ip->daddr = bpf_htonl(dst_base + i % dst_count);
 	ip->check = 0;
