@@ -86,29 +86,32 @@ int bench_xdpgen_tx(struct xdp_md *ctx)
 	return bpf_redirect(out_ifindex, 0);
 }
 
-SEC("xdp")
-int bench_xdpgen_sink(struct xdp_md *ctx)
+/* The IPv4 header of an untagged Ethernet frame, or NULL. */
+static __always_inline struct iphdr *ipv4_of(void *data, void *data_end)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
 	struct iphdr *ip = (void *)(eth + 1);
 
 	if ((void *)(ip + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
-		return XDP_PASS;
-	return ip->protocol == IPPROTO_UDP ? XDP_DROP : XDP_PASS;
+		return NULL;
+	return ip;
+}
+
+SEC("xdp")
+int bench_xdpgen_sink(struct xdp_md *ctx)
+{
+	struct iphdr *ip = ipv4_of((void *)(long)ctx->data, (void *)(long)ctx->data_end);
+
+	return ip && ip->protocol == IPPROTO_UDP ? XDP_DROP : XDP_PASS;
 }
 
 SEC("tc")
 int bench_tc_mark(struct __sk_buff *skb)
 {
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
-	struct ethhdr *eth = data;
-	struct iphdr *ip = (void *)(eth + 1);
+	struct iphdr *ip = ipv4_of((void *)(long)skb->data, (void *)(long)skb->data_end);
 	__u32 h;
 
-	if ((void *)(ip + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
+	if (!ip)
 		return TC_ACT_OK;
 	/* Fibonacci hashing of the pair; the top bits are the well-mixed ones. */
 	h = (ip->saddr ^ ip->daddr) * 0x9e3779b1U;
