@@ -71,12 +71,16 @@
 # Env: WANLB_BIN, WANLB_PKTGEN, WANLB_BENCH_BPF override the binaries.
 # Experiments (the table is then not the standard one; don't --markdown it):
 #   FWB_ONLY="tc 2 none,nft 2 masq"   only these configurations (METHOD WANS NAT;
-#                                     methods base tc tcnc mark nft ecmp xdp)
+#                                     methods base tc tcnc mark nft ecmp xdp,
+#                                     and tcxmark: the floor's program
+#                                     attached through a tcx link, kernel
+#                                     6.6+, pinned on a bpffs of the run)
 #   FWB_AGENT_EXTRA="KEY: VALUE"      more top-level keys in the agent's config
 #   FWB_RT_NFT=FILE                   an nftables ruleset loaded in the router
 #                                     after each set-up (the router's ruleset
 #                                     is flushed after each measurement)
-#   FWB_DEBUG=1                       log the generator's JSON
+#   FWB_DEBUG=1                       log the generator's JSON and, for the
+#                                     agent's methods, its counters
 #   FWB_BURST=N                       packet trains: N frames in a row per
 #                                     flow (default 1: every frame for the
 #                                     next flow, the worst case for any
@@ -258,6 +262,11 @@ table ip fbpcc {
 EOF
             mark_rules add "$n"
             [[ $nat == masq ]] && nft_masq "$n" ;;
+        tcxmark)
+            bpffs_mount
+            in_ns "$RT" "$PKTGEN" --attach-tc-mark lan0 --mark-wans "$n" --tcx-pin "$BENCH_BPFFS/tcx_mark"
+            mark_rules add "$n"
+            [[ $nat == masq ]] && nft_masq "$n" ;;
         mark)
             in_ns "$RT" "$PKTGEN" --attach-tc-mark lan0 --mark-wans "$n"
             mark_rules add "$n"
@@ -278,9 +287,13 @@ teardown() { # METHOD N NAT
     local m=$1 n=$2 nat=$3 i
     case "$m" in
         tc | tcnc | xdp)
+            [[ -z "${FWB_DEBUG:-}" ]] || log "agent counters: $(in_ns "$RT" "$WANLB" status --json | tr -d ' \n' | grep -o '"counters":{[^}]*}')"
             agent_stop ;;
         nft)
             in_ns "$RT" nft delete table ip fbpcc
+            mark_rules del "$n" ;;
+        tcxmark)
+            rm "$BENCH_BPFFS/tcx_mark"  # the only reference: the link detaches
             mark_rules del "$n" ;;
         mark)
             in_ns "$RT" tc qdisc del dev lan0 clsact
@@ -399,6 +412,7 @@ name_of() {
         tc) echo "wanlb tc, $2 WANs" ;;
         tcnc) echo "wanlb tc, $2 WANs, inbound: none" ;;
         mark) echo "tc mark only (floor), $2 WANs" ;;
+        tcxmark) echo "tcx mark only, $2 WANs" ;;
         nft) echo "nftables PCC (jhash, ct mark), $2 WANs" ;;
         ecmp) echo "ECMP, L4 hash, $2 WANs" ;;
         xdp) echo "wanlb XDP, $2 WANs" ;;

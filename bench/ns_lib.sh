@@ -46,8 +46,18 @@ _bench_cleanup() {
         [[ -z "$p" ]] || kill -KILL $p 2>/dev/null || true
         ip netns del "$ns" 2>/dev/null || log "could not delete namespace $ns"
     done
+    if [[ -n "${BENCH_BPFFS:-}" ]]; then umount "$BENCH_BPFFS" || log "could not unmount $BENCH_BPFFS"; fi
     rm -rf "$TMP"
     exit "$rc"
+}
+
+# bpffs_mount: a bpffs of this run at $TMP/bpffs (BENCH_BPFFS), for pins made
+# inside the namespaces (`ip netns exec` hides /sys/fs/bpf); unmounted on exit.
+bpffs_mount() {
+    [[ -z "${BENCH_BPFFS:-}" ]] || return 0
+    mkdir "$TMP/bpffs"
+    mount -t bpf bpf "$TMP/bpffs"
+    BENCH_BPFFS=$TMP/bpffs
 }
 
 mkns() { # NAME: a namespace of this run (refuses one that exists: not ours)

@@ -40,7 +40,9 @@
 // --attach-tc-mark DEV --mark-wans N instead attaches bench_tc_mark (the
 // forwarding benchmark's floor: address pair -> fwmark 1..N, nothing else)
 // to DEV's tc ingress (clsact) and exits; remove it with
-// `tc qdisc del dev DEV clsact`.
+// `tc qdisc del dev DEV clsact`. With --tcx-pin PATH it attaches through a
+// tcx link instead (kernel 6.6+, the tc hook without the classifier layer)
+// and pins the link at PATH, on a bpffs: removing that file detaches it.
 //
 // It only ever touches the interfaces it is given, in the network namespace
 // it is run in (the benchmarks run it in namespaces of their own).
@@ -49,7 +51,7 @@
 //        [--dst-count N] [--flows N] [--sport P] [--dport P] [--size BYTES]
 //        [--seconds S] [--engine packet|xdp] [--rate PPS] [--batch N] [--burst N]
 //        wanlb-pktgen --attach-sink IF [--attach-sink IF ...]
-//        wanlb-pktgen --attach-tc-mark IF --mark-wans N
+//        wanlb-pktgen --attach-tc-mark IF --mark-wans N [--tcx-pin PATH]
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -115,7 +117,7 @@ uint16_t ip_checksum(const uint8_t* hdr, size_t len) {
 }
 
 struct Options {
-  std::string dev, dst_mac, src, dst, engine = "packet", tc_mark_dev;
+  std::string dev, dst_mac, src, dst, engine = "packet", tc_mark_dev, tcx_pin;
   std::vector<std::string> sinks;
   unsigned burst = 1, mark_wans = 0, src_count = 1, dst_count = 1, flows = 4096, sport = 10000, dport = 9, size = 60, batch = 64;
   double seconds = 5, rate = 0;
@@ -147,9 +149,11 @@ Options parse_options(int argc, char** argv) {
     else if (a == "--attach-sink") o.sinks.push_back(val());
     else if (a == "--attach-tc-mark") o.tc_mark_dev = val();
     else if (a == "--mark-wans") o.mark_wans = std::stoul(val());
+    else if (a == "--tcx-pin") o.tcx_pin = val();
     else die("unknown argument " + a + " (see the header of bench/pktgen.cpp)");
   }
   if (!o.sinks.empty()) return o;
+  if (!o.tcx_pin.empty() && o.tc_mark_dev.empty()) die("--tcx-pin goes with --attach-tc-mark");
   if (!o.tc_mark_dev.empty()) {
     if (o.mark_wans < 1 || o.mark_wans > 64) die("--attach-tc-mark needs --mark-wans 1..64");
     return o;
@@ -354,13 +358,27 @@ void attach_sinks(const std::vector<std::string>& devs) {
   bench_xdpgen::destroy(skel);  // the attachments keep the program
 }
 
-void attach_tc_mark(const std::string& dev, unsigned wans) {
+// BPF_TCX_INGRESS from linux/bpf.h of 6.6+; Debian 12's headers predate it.
+constexpr int kTcxIngress = 46;
+
+void attach_tc_mark(const std::string& dev, unsigned wans, const std::string& tcx_pin) {
   bench_xdpgen* skel = bench_xdpgen::open();
   if (!skel) die("cannot open the BPF object");
   skel->rodata->mark_wans = wans;
   if (bench_xdpgen::load(skel)) die("cannot load bench_tc_mark");
   unsigned ifindex = if_nametoindex(dev.c_str());
   if (!ifindex) die("no interface " + dev);
+  if (!tcx_pin.empty()) {
+    // libbpf 1.1 has no tcx API; its generic bpf_link_create passes the
+    // attach type and the ifindex through.
+    int link = bpf_link_create(bpf_program__fd(skel->progs.bench_tc_mark), static_cast<int>(ifindex),
+                               static_cast<bpf_attach_type>(kTcxIngress), nullptr);
+    if (link < 0) die("attaching bench_tc_mark to " + dev + " through tcx: " + std::strerror(errno));
+    if (bpf_obj_pin(link, tcx_pin.c_str())) die("pinning the tcx link at " + tcx_pin + ": " + std::strerror(errno));
+    close(link);
+    bench_xdpgen::destroy(skel);  // the pinned link keeps the program
+    return;
+  }
   LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = static_cast<int>(ifindex), .attach_point = BPF_TC_INGRESS);
   int err = bpf_tc_hook_create(&hook);
   if (err && err != -EEXIST) die("creating clsact on " + dev + ": " + std::strerror(-err));
@@ -378,7 +396,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (!o.tc_mark_dev.empty()) {
-    attach_tc_mark(o.tc_mark_dev, o.mark_wans);
+    attach_tc_mark(o.tc_mark_dev, o.mark_wans, o.tcx_pin);
     return 0;
   }
   uint8_t dst_mac[6];
