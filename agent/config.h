@@ -153,7 +153,7 @@ struct Config {
   std::vector<Prefix> bypass;
   uint32_t mark_mask = 0x00ff0000;   // contiguous, non-zero
   uint32_t first_table = 100;        // 1..0xfffffff0; tables 253..255 and 0 refused
-  uint32_t rule_priority = 1000;     // 1..32765 (before main's 32766)
+  uint32_t rule_priority = 1000;     // 1..32760: wanlb's rules take rule_priority .. +5, before main's 32766
   uint32_t route_protocol = 201;     // rtnetlink protocol stamped on our rules/routes, 5..254
   std::string bpffs_dir = "/sys/fs/bpf/wanlb";  // where maps and program are pinned
   std::string hook;                  // optional absolute path run on every WAN state change

@@ -86,6 +86,8 @@ std::string table_name(uint32_t t) {
 // The form a rule is compared in: fields a selector does not use are zeroed,
 // so a plan entry and the kernel's report of it are equal.
 FwmarkRule canonical(FwmarkRule r) {
+  if (r.action != RuleAction::Lookup) r.table = 0;  // the kernel reports 0 then
+  if (r.action != RuleAction::Goto) r.goto_priority = 0;
   if (r.mask == 0) r.mark = 0;
   if (r.has_src && r.src.len == 0) r.has_src = false;  // "from all"
   if (!r.has_src) r.src = Prefix{};
@@ -97,12 +99,17 @@ FwmarkRule canonical(FwmarkRule r) {
 // "rule from 10.100.1.2 lookup 100 pref 999 (inet)".
 std::string describe(const FwmarkRule& r, bool other_selectors = false) {
   std::string s = "rule";
+  if (r.invert) s += " not";
   if (r.has_src) s += " from " + (r.src.len == host_len(r.family) ? r.src.addr.str() : r.src.str());
   if (r.mask != 0) s += " fwmark " + hex(r.mark) + (r.mask == 0xffffffffu ? "" : "/" + hex(r.mask));
   if (!r.iif.empty()) s += " iif " + r.iif;
   if (!r.has_src && r.mask == 0 && r.iif.empty()) s += " from all";
   if (other_selectors) s += " (and other selectors)";
-  s += " lookup " + table_name(r.table);
+  switch (r.action) {
+    case RuleAction::Lookup: s += " lookup " + table_name(r.table); break;
+    case RuleAction::Goto: s += " goto " + std::to_string(r.goto_priority); break;
+    case RuleAction::Nop: s += " nop"; break;
+  }
   if (r.suppress_prefixlen >= 0) s += " suppress_prefixlength " + std::to_string(r.suppress_prefixlen);
   s += " pref " + std::to_string(r.priority) + " (" + family_name(r.family) + ")";
   return s;
@@ -128,8 +135,18 @@ bool parse_rule(nlmsghdr* nlh, uint8_t proto, OurRule* out) {
   f.family = frh->family;
   f.table = frh->table;
   bool ours = false;
-  // Selectors and actions wanlb never sets make a rule "not plain".
-  out->plain = frh->action == FR_ACT_TO_TBL && frh->dst_len == 0 && frh->tos == 0 && frh->flags == 0 &&
+  switch (frh->action) {
+    case FR_ACT_GOTO: f.action = RuleAction::Goto; break;
+    case FR_ACT_NOP: f.action = RuleAction::Nop; break;
+    default: f.action = RuleAction::Lookup; break;
+  }
+  f.invert = frh->flags & FIB_RULE_INVERT;
+  // Selectors, flags and actions wanlb never sets make a rule "not plain".
+  // FIB_RULE_UNRESOLVED is state, not part of the rule: a goto whose target
+  // rule is not there (yet).
+  const uint32_t known_flags = FIB_RULE_INVERT | FIB_RULE_UNRESOLVED;
+  const bool known_action = frh->action == FR_ACT_TO_TBL || frh->action == FR_ACT_GOTO || frh->action == FR_ACT_NOP;
+  out->plain = known_action && frh->dst_len == 0 && frh->tos == 0 && (frh->flags & ~known_flags) == 0 &&
                (f.family == AF_INET || f.family == AF_INET6);
   nlattr* a;
   int rem;
@@ -178,8 +195,10 @@ bool parse_rule(nlmsghdr* nlh, uint8_t proto, OurRule* out) {
       case FRA_UNUSED5:
       case FRA_PAD:
         break;
-      case FRA_DST:
       case FRA_GOTO:
+        if (get_u32(a, &v)) f.goto_priority = v;
+        break;
+      case FRA_DST:
       case FRA_FLOW:
       case FRA_TUN_ID:
       case FRA_SUPPRESS_IFGROUP:
@@ -218,15 +237,19 @@ MsgPtr build_rule(const FwmarkRule& f, uint8_t proto, int flags) {
     throw bad("source prefix " + f.src.str() + " does not fit the family");
   if (f.iif.size() >= IFNAMSIZ) throw bad("interface name too long");
   if (f.suppress_prefixlen > static_cast<int>(host_len(f.family))) throw bad("suppress_prefixlength out of range");
+  if (f.action == RuleAction::Goto && f.goto_priority <= f.priority) throw bad("a goto must jump forward");
   MsgPtr m(nlmsg_alloc_simple(RTM_NEWRULE, flags));
   if (!m) throw std::runtime_error("out of memory allocating a netlink message");
   fib_rule_hdr hdr{};
   hdr.family = static_cast<uint8_t>(f.family);
-  hdr.action = FR_ACT_TO_TBL;  // "lookup"
-  hdr.table = static_cast<uint8_t>(f.table < 256 ? f.table : RT_TABLE_UNSPEC);  // FRA_TABLE has the full id
+  const bool lookup = f.action == RuleAction::Lookup;
+  hdr.action = lookup ? FR_ACT_TO_TBL : f.action == RuleAction::Goto ? FR_ACT_GOTO : FR_ACT_NOP;
+  hdr.table = static_cast<uint8_t>(lookup && f.table < 256 ? f.table : RT_TABLE_UNSPEC);  // FRA_TABLE has the full id
   hdr.src_len = static_cast<uint8_t>(f.has_src ? f.src.len : 0);
+  hdr.flags = f.invert ? FIB_RULE_INVERT : 0;
   int err = nlmsg_append(m.get(), &hdr, sizeof hdr, NLMSG_ALIGNTO);
-  if (err >= 0) err = nla_put_u32(m.get(), FRA_TABLE, f.table);
+  if (err >= 0 && lookup) err = nla_put_u32(m.get(), FRA_TABLE, f.table);
+  if (err >= 0 && f.action == RuleAction::Goto) err = nla_put_u32(m.get(), FRA_GOTO, f.goto_priority);
   if (err >= 0) err = nla_put_u32(m.get(), FRA_PRIORITY, f.priority);
   if (err >= 0 && f.mask != 0) err = nla_put_u32(m.get(), FRA_FWMARK, f.mark);
   if (err >= 0 && f.mask != 0) err = nla_put_u32(m.get(), FRA_FWMASK, f.mask);

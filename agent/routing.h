@@ -13,25 +13,38 @@
 
 namespace wanlb {
 
+// What a rule does when its selectors match.
+enum class RuleAction {
+  Lookup,  // lookup TABLE
+  Goto,    // goto PREF: go on at the rule with that preference
+  Nop,     // nothing: a goto's landing place
+};
+
 // One `ip rule` wanlb installs (stamped with its protocol). The selectors
-// that are set must all match:
+// that are set must all match (`not` inverts the whole match):
 //   fwmark MARK/MASK lookup TABLE            (mask != 0)
 //   from PREFIX lookup TABLE                 (has_src)
 //   iif lo lookup main suppress_prefixlength 0   (iif, suppress_prefixlen >= 0)
+//   not iif lo goto PREF                     (invert, action Goto)
+//   from all nop                             (action Nop)
 struct FwmarkRule {
   int family = 0;  // AF_INET or AF_INET6
   uint32_t mark = 0;
   uint32_t mask = 0;  // 0: no fwmark selector
-  uint32_t table = 0;
+  uint32_t table = 0;  // Lookup only
   uint32_t priority = 0;
   bool has_src = false;
   Prefix src;
   std::string iif;              // "" = any
   int suppress_prefixlen = -1;  // -1 = none
+  RuleAction action = RuleAction::Lookup;
+  uint32_t goto_priority = 0;  // Goto only
+  bool invert = false;         // `not`
   bool operator==(const FwmarkRule& o) const {
     return family == o.family && mark == o.mark && mask == o.mask && table == o.table && priority == o.priority &&
            has_src == o.has_src && (!has_src || src == o.src) && iif == o.iif &&
-           suppress_prefixlen == o.suppress_prefixlen;
+           suppress_prefixlen == o.suppress_prefixlen && action == o.action && goto_priority == o.goto_priority &&
+           invert == o.invert;
   }
 };
 

@@ -392,6 +392,69 @@ TEST_F(RoutingTest, IifSuppressPrefixlengthRuleForMain) {
   EXPECT_EQ(routing.list_rules().size(), 3u);
 }
 
+FwmarkRule skip_rule(int family, uint32_t pref, uint32_t to) {
+  FwmarkRule r;
+  r.family = family;
+  r.iif = "lo";
+  r.invert = true;
+  r.action = RuleAction::Goto;
+  r.goto_priority = to;
+  r.priority = pref;
+  return r;
+}
+
+FwmarkRule nop_rule(int family, uint32_t pref) {
+  FwmarkRule r;
+  r.family = family;
+  r.action = RuleAction::Nop;
+  r.priority = pref;
+  return r;
+}
+
+// The agent's skip (plan_routes: `not iif lo goto P+5` ... `nop` at P+5)
+// round-trips through the reconciler, unresolved or not, and does what it is
+// there for: a lookup that does not come from the router itself passes over
+// every rule between the two, one from the router does not.
+TEST_F(RoutingTest, SkipRuleJumpsOverTheRulesUpToItsNop) {
+  RoutingPlan p = plan();  // fwmark rules at 1000, tables 100 and 101
+  p.rules.push_back(skip_rule(AF_INET, 1001, 1005));
+  Routing routing(kProto);
+  auto lines = routing.reconcile(p);
+  EXPECT_TRUE(contains(lines, "added rule not iif lo goto 1005 pref 1001 (inet)")) << joined(lines);
+  // No nop yet: the kernel reports the goto as unresolved, still ours as planned.
+  EXPECT_NE(sh_out("ip rule show pref 1001").find("[unresolved]"), std::string::npos) << sh_out("ip rule show");
+  lines = routing.reconcile(p);
+  EXPECT_TRUE(lines.empty()) << joined(lines);
+
+  FwmarkRule own = iif_rule(AF_INET, "lo", 101, -1, 1002);  // the router's own traffic -> wan2
+  FwmarkRule forwarded = src_rule("198.51.100.0", 101, 1003);  // what the skip must hide
+  forwarded.src.len = 24;
+  p.rules.insert(p.rules.end(), {own, forwarded, nop_rule(AF_INET, 1005), skip_rule(AF_INET6, 1001, 1005),
+                                 nop_rule(AF_INET6, 1005)});
+  lines = routing.reconcile(p);
+  EXPECT_TRUE(contains(lines, "added rule from all nop pref 1005 (inet)")) << joined(lines);
+  EXPECT_TRUE(contains(lines, "added rule not iif lo goto 1005 pref 1001 (inet6)")) << joined(lines);
+  std::string rules = sh_out("ip rule show");
+  EXPECT_NE(rules.find("1001:\tnot from all iif lo goto 1005 proto 201"), std::string::npos) << rules;
+  EXPECT_EQ(rules.find("unresolved"), std::string::npos) << rules;
+  std::string before = all_rules_text();
+  lines = routing.reconcile(p);
+  EXPECT_TRUE(lines.empty()) << joined(lines);
+  EXPECT_EQ(all_rules_text(), before);
+  auto listed = routing.list_rules();
+  for (const auto& r : p.rules) EXPECT_TRUE(std::find(listed.begin(), listed.end(), r) != listed.end()) << r.priority;
+
+  // Routing: main knows no 192.0.2.0/24; table 101 has the default via wan2.
+  ASSERT_EQ(sh("sysctl -qw net.ipv4.ip_forward=1"), 0);
+  EXPECT_NE(sh_out("ip route get 192.0.2.1").find("dev wan2"), std::string::npos)
+      << "the router's own traffic must reach the iif lo rule inside the block";
+  const std::string fwd = "ip route get 192.0.2.1 from 198.51.100.7 iif wan1 2>&1";
+  EXPECT_EQ(sh_out(fwd).find("dev wan2"), std::string::npos) << "a forwarded packet must jump over 1003: " << sh_out(fwd);
+  // Without the skip the same lookup does reach 1003: the check above can fail.
+  ASSERT_EQ(sh("ip rule del pref 1001 not iif lo goto 1005"), 0);
+  EXPECT_NE(sh_out(fwd).find("dev wan2"), std::string::npos) << sh_out(fwd);
+}
+
 TEST_F(RoutingTest, SelectorsMakeRulesDistinctAtOnePriority) {
   RoutingPlan p;
   p.rules = {src_rule("10.100.1.2", 100, 1000), mark_rule(AF_INET, 0x10000, 100, 1000),

@@ -89,6 +89,11 @@ wans:
   EXPECT_EQ(c.mark_mask, 0x0000ff00u);
   EXPECT_EQ(c.first_table, 200u);
   EXPECT_EQ(c.rule_priority, 900u);
+  // `wanlb check` names the whole block of preferences the rules take.
+  EXPECT_NE(describe_plan(c).find("  pref 901..905: the router's own traffic (iif lo); everything else skips to the "
+                                  "nop at 905\n"),
+            std::string::npos)
+      << describe_plan(c);
   EXPECT_EQ(c.route_protocol, 42u);
   EXPECT_EQ(c.bpffs_dir, "/sys/fs/bpf/lab");
   ASSERT_EQ(c.wans.size(), 3u);
@@ -733,7 +738,7 @@ const std::vector<Reject> kRejects = {
      "1023 is out of range 1024..16777216"},
     {"flow_table_big", config_with_wans(1, "flow_table_size: 16777217\n"), 2, "flow_table_size", "16777217"},
     {"first_table_zero", config_with_wans(1, "first_table: 0\n"), 2, "first_table", "0 is out of range 1..4294967280"},
-    {"rule_priority_main", config_with_wans(1, "rule_priority: 32766\n"), 2, "rule_priority", "32766 is out of range 1..32765"},
+    {"rule_priority_main", config_with_wans(1, "rule_priority: 32761\n"), 2, "rule_priority", "32761 is out of range 1..32760"},
     {"route_protocol_low", config_with_wans(1, "route_protocol: 4\n"), 2, "route_protocol", "4 is out of range 5..254"},
     {"route_protocol_high", config_with_wans(1, "route_protocol: 255\n"), 2, "route_protocol", "255"},
     {"bpffs_relative", config_with_wans(1, "bpffs_dir: bpf/wanlb\n"), 2, "bpffs_dir", "'bpf/wanlb' is not an absolute path"},

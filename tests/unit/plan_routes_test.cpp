@@ -66,7 +66,7 @@ TEST(PlanRoutes, SourceRulePerWanAddress) {
   RoutingPlan p = plan_routes(f.cfg, f.states());
   auto from = [&](const char* addr, uint32_t table) {
     return count_rules(p, [&](const FwmarkRule& r) {
-      return r.has_src && r.src.addr == ip(addr) && r.table == table && r.priority == 1002 && r.mask == 0;
+      return r.has_src && r.src.addr == ip(addr) && r.table == table && r.priority == 1003 && r.mask == 0;
     });
   };
   EXPECT_EQ(from("10.100.1.2", 100), 1u);
@@ -81,14 +81,44 @@ TEST(PlanRoutes, RouterTrafficRules) {
   for (int family : {AF_INET, AF_INET6}) {
     EXPECT_EQ(count_rules(p, [&](const FwmarkRule& r) {
                 return r.family == family && r.iif == "lo" && r.suppress_prefixlen == 0 && r.table == 254 &&
-                       r.priority == 1001;
+                       r.priority == 1002;
               }),
               1u);
     EXPECT_EQ(count_rules(p, [&](const FwmarkRule& r) {
                 return r.family == family && r.iif == "lo" && r.suppress_prefixlen < 0 && r.table == 164 &&
-                       r.priority == 1003;
+                       r.priority == 1004;
               }),
               1u);
+  }
+}
+
+// Everything but the router's own traffic jumps from right after the fwmark
+// rules to the nop that ends wanlb's block; nothing of the block but the
+// fwmark rules comes before the jump, everything else before its landing.
+TEST(PlanRoutes, OthersSkipTheRouterTrafficRules) {
+  Fixture f;
+  RoutingPlan p = plan_routes(f.cfg, f.states());
+  for (int family : {AF_INET, AF_INET6}) {
+    auto skip = std::find_if(p.rules.begin(), p.rules.end(), [&](const FwmarkRule& r) {
+      return r.family == family && r.action == RuleAction::Goto;
+    });
+    ASSERT_NE(skip, p.rules.end());
+    EXPECT_TRUE(skip->invert);
+    EXPECT_EQ(skip->iif, "lo");
+    EXPECT_EQ(skip->mask, 0u);
+    EXPECT_FALSE(skip->has_src);
+    EXPECT_EQ(skip->priority, 1001u);
+    EXPECT_EQ(skip->goto_priority, 1005u);
+    EXPECT_EQ(count_rules(p, [&](const FwmarkRule& r) {
+                return r.family == family && r.action == RuleAction::Nop && r.priority == 1005 && r.iif.empty() &&
+                       !r.has_src && r.mask == 0;
+              }),
+              1u);
+    for (const auto& r : p.rules) {
+      if (r.family != family || &r == &*skip || r.action == RuleAction::Nop) continue;
+      if (r.mask != 0) EXPECT_LT(r.priority, skip->priority) << "a fwmark rule after the skip";
+      else EXPECT_TRUE(r.priority > skip->priority && r.priority < skip->goto_priority) << "pref " << r.priority;
+    }
   }
 }
 
