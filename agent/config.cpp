@@ -646,7 +646,7 @@ void Parser::parse_top(const Fields& f, Config* cfg) {
     cfg->local_table = uint32_t(integer(f.at("local_table"), 0, kMaxTable));
     local_table_line_ = f.at("local_table").line;
   }
-  if (has("rule_priority")) cfg->rule_priority = uint32_t(integer(f.at("rule_priority"), 1, 32760));
+  if (has("rule_priority")) cfg->rule_priority = uint32_t(integer(f.at("rule_priority"), 1, kMaxRulePriority));
   if (has("route_protocol")) cfg->route_protocol = uint32_t(integer(f.at("route_protocol"), 5, 254));
   if (has("bpffs_dir")) {
     cfg->bpffs_dir = scalar(f.at("bpffs_dir"), "a path");

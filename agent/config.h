@@ -143,6 +143,19 @@ struct PolicyConfig {
 enum class LanMode { Tc, Xdp };
 const char* lan_mode_name(LanMode m);  // "tc", "xdp"
 
+// wanlb's policy rules, per address family, at preferences rule_priority +
+// these offsets (docs/config.md, `rule_priority`). The whole block must come
+// before the main table's rule at 32766.
+enum RuleOffset : uint32_t {
+  kRuleFwmark = 0,       // fwmark MARK/MASK lookup TABLE, one per WAN
+  kRuleSkip = 1,         // not iif lo goto kRuleBlockEnd
+  kRuleMainFirst = 2,    // iif lo lookup main suppress_prefixlength 0
+  kRuleFromWanAddr = 3,  // from ADDRESS lookup TABLE, one per WAN address
+  kRuleToLocal = 4,      // iif lo lookup local_table
+  kRuleBlockEnd = 5,     // nop: where the skip lands
+};
+constexpr uint32_t kMaxRulePriority = 32765 - kRuleBlockEnd;
+
 struct Config {
   std::string source;                // file name as given (for messages)
   std::vector<std::string> lan;      // >= 1 interface (a name or a glob pattern)
@@ -153,7 +166,7 @@ struct Config {
   std::vector<Prefix> bypass;
   uint32_t mark_mask = 0x00ff0000;   // contiguous, non-zero
   uint32_t first_table = 100;        // 1..0xfffffff0; tables 253..255 and 0 refused
-  uint32_t rule_priority = 1000;     // 1..32760: wanlb's rules take rule_priority .. +5, before main's 32766
+  uint32_t rule_priority = 1000;     // 1..kMaxRulePriority (see RuleOffset)
   uint32_t route_protocol = 201;     // rtnetlink protocol stamped on our rules/routes, 5..254
   std::string bpffs_dir = "/sys/fs/bpf/wanlb";  // where maps and program are pinned
   std::string hook;                  // optional absolute path run on every WAN state change

@@ -111,13 +111,13 @@ RoutingPlan plan_routes(const Config& cfg, const std::vector<WanRouteState>& wan
     local.table = cfg.local_table;
     for (const auto& w : wans) {
       if (w.ifindex == 0) continue;
-      FwmarkRule fw = rule(family, p, w.cfg->table);
+      FwmarkRule fw = rule(family, p + kRuleFwmark, w.cfg->table);
       fw.mark = w.cfg->mark;
       fw.mask = cfg.mark_mask;
       plan.rules.push_back(fw);
       for (const auto& a : w.addrs) {
         if (a.family != family) continue;
-        FwmarkRule from = rule(family, p + 3, w.cfg->table);
+        FwmarkRule from = rule(family, p + kRuleFromWanAddr, w.cfg->table);
         from.has_src = true;
         from.src = host_prefix(a);
         plan.rules.push_back(from);
@@ -138,20 +138,20 @@ RoutingPlan plan_routes(const Config& cfg, const std::vector<WanRouteState>& wan
     // nop at its end. With one address per WAN that spares N + 2 rule
     // tests a lookup: ~65 ns a packet with 8 WANs on the forwarding
     // benchmark (docs/benchmarks.md).
-    FwmarkRule skip = rule(family, p + 1, 0);
+    FwmarkRule skip = rule(family, p + kRuleSkip, 0);
     skip.iif = "lo";
     skip.invert = true;
     skip.action = RuleAction::Goto;
-    skip.goto_priority = p + 5;
+    skip.goto_priority = p + kRuleBlockEnd;
     plan.rules.push_back(skip);
-    FwmarkRule main_first = rule(family, p + 2, 254);
+    FwmarkRule main_first = rule(family, p + kRuleMainFirst, 254);
     main_first.iif = "lo";
     main_first.suppress_prefixlen = 0;
     plan.rules.push_back(main_first);
-    FwmarkRule to_local = rule(family, p + 4, cfg.local_table);
+    FwmarkRule to_local = rule(family, p + kRuleToLocal, cfg.local_table);
     to_local.iif = "lo";
     plan.rules.push_back(to_local);
-    FwmarkRule end = rule(family, p + 5, 0);
+    FwmarkRule end = rule(family, p + kRuleBlockEnd, 0);
     end.action = RuleAction::Nop;
     plan.rules.push_back(end);
     // The kernel refuses device-only next hops in an IPv6 multipath route:
@@ -251,7 +251,7 @@ std::string describe_plan(const Config& cfg) {
   }
   std::snprintf(line, sizeof(line),
                 "  pref %u..%u: the router's own traffic (iif lo); everything else skips to the nop at %u\n",
-                cfg.rule_priority + 1, cfg.rule_priority + 5, cfg.rule_priority + 5);
+                cfg.rule_priority + kRuleSkip, cfg.rule_priority + kRuleBlockEnd, cfg.rule_priority + kRuleBlockEnd);
   out << line;
   out << "routes:\n";
   for (const auto& w : cfg.wans) {

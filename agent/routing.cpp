@@ -135,17 +135,18 @@ bool parse_rule(nlmsghdr* nlh, uint8_t proto, OurRule* out) {
   f.family = frh->family;
   f.table = frh->table;
   bool ours = false;
+  bool known_action = true;
   switch (frh->action) {
+    case FR_ACT_TO_TBL: f.action = RuleAction::Lookup; break;
     case FR_ACT_GOTO: f.action = RuleAction::Goto; break;
     case FR_ACT_NOP: f.action = RuleAction::Nop; break;
-    default: f.action = RuleAction::Lookup; break;
+    default: known_action = false; break;
   }
   f.invert = frh->flags & FIB_RULE_INVERT;
   // Selectors, flags and actions wanlb never sets make a rule "not plain".
   // FIB_RULE_UNRESOLVED is state, not part of the rule: a goto whose target
   // rule is not there (yet).
   const uint32_t known_flags = FIB_RULE_INVERT | FIB_RULE_UNRESOLVED;
-  const bool known_action = frh->action == FR_ACT_TO_TBL || frh->action == FR_ACT_GOTO || frh->action == FR_ACT_NOP;
   out->plain = known_action && frh->dst_len == 0 && frh->tos == 0 && (frh->flags & ~known_flags) == 0 &&
                (f.family == AF_INET || f.family == AF_INET6);
   nlattr* a;

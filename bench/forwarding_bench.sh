@@ -242,7 +242,7 @@ agent_config() { # FILE N NAT [MODE [INBOUND]]
 }
 
 setup() { # METHOD N NAT(none|masq)
-    local m=$1 n=$2 nat=$3 i gws=""
+    local m=$1 n=$2 nat=$3 i gws="" tcx=()
     case "$m" in
         base)
             [[ $nat == masq ]] && nft_masq 1 ;;
@@ -262,13 +262,9 @@ table ip fbpcc {
 EOF
             mark_rules add "$n"
             [[ $nat == masq ]] && nft_masq "$n" ;;
-        tcxmark)
-            bpffs_mount
-            in_ns "$RT" "$PKTGEN" --attach-tc-mark lan0 --mark-wans "$n" --tcx-pin "$BENCH_BPFFS/tcx_mark"
-            mark_rules add "$n"
-            [[ $nat == masq ]] && nft_masq "$n" ;;
-        mark)
-            in_ns "$RT" "$PKTGEN" --attach-tc-mark lan0 --mark-wans "$n"
+        mark | tcxmark)
+            if [[ $m == tcxmark ]]; then bpffs_mount; tcx=(--tcx-pin "$BENCH_BPFFS/tcx_mark"); fi
+            in_ns "$RT" "$PKTGEN" --attach-tc-mark lan0 --mark-wans "$n" "${tcx[@]}"
             mark_rules add "$n"
             [[ $nat == masq ]] && nft_masq "$n" ;;
         ecmp)
@@ -287,16 +283,14 @@ teardown() { # METHOD N NAT
     local m=$1 n=$2 nat=$3 i
     case "$m" in
         tc | tcnc | xdp)
-            [[ -z "${FWB_DEBUG:-}" ]] || log "agent counters: $(in_ns "$RT" "$WANLB" status --json | tr -d ' \n' | grep -o '"counters":{[^}]*}')"
+            [[ -z "${FWB_DEBUG:-}" ]] || log "agent counters: $(in_ns "$RT" "$WANLB" status --json | jq -c .counters)"
             agent_stop ;;
         nft)
             in_ns "$RT" nft delete table ip fbpcc
             mark_rules del "$n" ;;
-        tcxmark)
-            rm "$BENCH_BPFFS/tcx_mark"  # the only reference: the link detaches
-            mark_rules del "$n" ;;
-        mark)
-            in_ns "$RT" tc qdisc del dev lan0 clsact
+        mark | tcxmark)
+            # The pin is the tcx link's only reference: removing it detaches.
+            if [[ $m == tcxmark ]]; then rm "$BENCH_BPFFS/tcx_mark"; else in_ns "$RT" tc qdisc del dev lan0 clsact; fi
             mark_rules del "$n" ;;
         ecmp)
             ip -n "$RT" route replace default via 198.18.1.1 dev wan1 ;;
